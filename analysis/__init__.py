@@ -1,0 +1,1 @@
+"""Analysis: tables, figures and the HTML report built from a results folder."""

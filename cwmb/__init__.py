@@ -1,0 +1,3 @@
+"""CWMB: the Code World Models Benchmark."""
+
+__version__ = "0.1.0"

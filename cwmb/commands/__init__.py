@@ -1,0 +1,1 @@
+"""Sub-commands of `cwmb`; each module exposes `register(subparsers)`."""

@@ -1,0 +1,163 @@
+"""The environment registry: one `EnvSpec` per data package in `cwmb/envs/<EnvId>/`.
+
+A data package is plain data (`env.toml`, `description.md`, `reference.py`); the registry reads it
+lazily and never imports Gymnasium, so listing environments stays instant."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from cwmb.errors import CwmbError, UnknownEnvironment
+
+ENVS_DIR = Path(__file__).resolve().parent / "envs"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def trajectories_root() -> Path:
+    """Where shipped datasets live (override with $CWMB_TRAJECTORIES)."""
+    return Path(os.environ.get("CWMB_TRAJECTORIES", PROJECT_ROOT / "trajectories"))
+
+
+@dataclass(frozen=True)
+class SpaceFormat:
+    """How an observation or action is laid out, as the dataset stores it.
+
+    type: "discrete" (one integer in [0, n)), "box" (an array of `shape` and `dtype` within
+    [low, high]) or "tuple" (a fixed-length tuple of integers, stored as an int array)."""
+
+    type: str
+    dtype: str
+    shape: tuple[int, ...] = ()
+    n: int | None = None
+    low: tuple[float, ...] | None = None
+    high: tuple[float, ...] | None = None
+    discrete: bool = True  # compare exactly (True) or with tolerances (False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpaceFormat:
+        kind = data["type"]
+        low = data.get("low")
+        high = data.get("high")
+        return cls(
+            type=kind,
+            dtype=data["dtype"],
+            shape=tuple(data.get("shape", ())),
+            n=data.get("n"),
+            low=tuple(low) if low is not None else None,
+            high=tuple(high) if high is not None else None,
+            discrete=not data["dtype"].startswith("float"),
+        )
+
+    @property
+    def size(self) -> int:
+        size = 1
+        for dim in self.shape:
+            size *= dim
+        return size
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    id: str
+    gym_id: str
+    kind: str  # "discrete" or "continuous" actions
+    planner: str  # "mcts" or "cem"
+    max_episode_steps: int
+    observation: SpaceFormat
+    action: SpaceFormat
+    rtol: float
+    atol: float
+    package_dir: Path
+    gym_kwargs: dict[str, Any] = field(default_factory=dict)
+    datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def toml_path(self) -> Path:
+        return self.package_dir / "env.toml"
+
+    @property
+    def description_path(self) -> Path:
+        return self.package_dir / "description.md"
+
+    @property
+    def reference_path(self) -> Path:
+        return self.package_dir / "reference.py"
+
+    @property
+    def trajectories_dir(self) -> Path:
+        return trajectories_root() / self.id
+
+    def description(self) -> str:
+        return self.description_path.read_text(encoding="utf-8")
+
+    def reference_source(self) -> str:
+        return self.reference_path.read_text(encoding="utf-8")
+
+    def split_path(self, split: str) -> Path:
+        if split not in self.datasets:
+            raise CwmbError(f"{self.id} has no dataset split {split!r} (has: {', '.join(self.datasets)})")
+        return self.trajectories_dir / self.datasets[split]["file"]
+
+    def baseline(self, preset: str, which: str) -> float | None:
+        """Mean return of `which` ("random" or "oracle") at `preset`, or None if not computed."""
+        entry = self.baselines.get(preset, {}).get(which)
+        return None if entry is None else float(entry["mean"])
+
+
+def _load(package_dir: Path) -> EnvSpec:
+    try:
+        data = tomllib.loads((package_dir / "env.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CwmbError(f"cannot read {package_dir / 'env.toml'}: {exc}") from exc
+    tol = data.get("tolerance", {})
+    return EnvSpec(
+        id=data["id"],
+        gym_id=data["gym_id"],
+        kind=data["kind"],
+        planner=data["planner"],
+        max_episode_steps=int(data["max_episode_steps"]),
+        observation=SpaceFormat.from_dict(data["observation"]),
+        action=SpaceFormat.from_dict(data["action"]),
+        rtol=float(tol.get("rtol", 1e-5)),
+        atol=float(tol.get("atol", 1e-5)),
+        package_dir=package_dir,
+        gym_kwargs=dict(data.get("gym_kwargs", {})),
+        datasets=dict(data.get("dataset", {})),
+        baselines=dict(data.get("baselines", {})),
+        notes=dict(data.get("notes", {})),
+    )
+
+
+def env_ids() -> list[str]:
+    """Every environment with a data package, in the order of DESIGN.md's table."""
+    found = [p.name for p in ENVS_DIR.iterdir() if (p / "env.toml").is_file()]
+    order = {name: i for i, name in enumerate(CANONICAL_ORDER)}
+    return sorted(found, key=lambda name: (order.get(name, len(order)), name))
+
+
+@cache
+def get(env_id: str) -> EnvSpec:
+    package_dir = ENVS_DIR / env_id
+    if not (package_dir / "env.toml").is_file():
+        known = ", ".join(env_ids()) or "none"
+        raise UnknownEnvironment(f"unknown environment {env_id!r}; known: {known}")
+    return _load(package_dir)
+
+
+def all_specs() -> list[EnvSpec]:
+    return [get(env_id) for env_id in env_ids()]
+
+
+CANONICAL_ORDER = [
+    "Blackjack-v1", "CliffWalking-v1", "Taxi-v4", "CartPole-v1", "MountainCar-v0", "Acrobot-v1",
+    "Pendulum-v1", "Reacher-v4", "Pusher-v5", "InvertedPendulum-v4", "InvertedDoublePendulum-v4",
+    "HalfCheetah-v4", "Hopper-v4", "Swimmer-v4", "Walker2d-v4", "Ant-v4", "Humanoid-v4",
+    "HumanoidStandup-v4",
+]

@@ -1,0 +1,1 @@
+"""Methods: one module per method; see runners/README section in the main README."""
