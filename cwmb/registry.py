@@ -53,6 +53,17 @@ class SpaceFormat:
             discrete=not data["dtype"].startswith("float"),
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """The plain form the sandbox worker uses to convert values (see cwmb.formats)."""
+        return {
+            "type": self.type,
+            "dtype": self.dtype,
+            "shape": list(self.shape),
+            "n": self.n,
+            "low": None if self.low is None else list(self.low),
+            "high": None if self.high is None else list(self.high),
+        }
+
     @property
     def size(self) -> int:
         size = 1
@@ -68,6 +79,7 @@ class EnvSpec:
     kind: str  # "discrete" or "continuous" actions
     planner: str  # "mcts" or "cem"
     max_episode_steps: int
+    dataset_episode_steps: int  # cap on a recorded episode's length
     observation: SpaceFormat
     action: SpaceFormat
     rtol: float
@@ -102,7 +114,9 @@ class EnvSpec:
 
     def split_path(self, split: str) -> Path:
         if split not in self.datasets:
-            raise CwmbError(f"{self.id} has no dataset split {split!r} (has: {', '.join(self.datasets)})")
+            raise CwmbError(
+                f"{self.id} has no dataset split {split!r} (has: {', '.join(self.datasets)})"
+            )
         return self.trajectories_dir / self.datasets[split]["file"]
 
     def baseline(self, preset: str, which: str) -> float | None:
@@ -123,6 +137,7 @@ def _load(package_dir: Path) -> EnvSpec:
         kind=data["kind"],
         planner=data["planner"],
         max_episode_steps=int(data["max_episode_steps"]),
+        dataset_episode_steps=int(data.get("dataset_episode_steps", data["max_episode_steps"])),
         observation=SpaceFormat.from_dict(data["observation"]),
         action=SpaceFormat.from_dict(data["action"]),
         rtol=float(tol.get("rtol", 1e-5)),
@@ -156,8 +171,22 @@ def all_specs() -> list[EnvSpec]:
 
 
 CANONICAL_ORDER = [
-    "Blackjack-v1", "CliffWalking-v1", "Taxi-v4", "CartPole-v1", "MountainCar-v0", "Acrobot-v1",
-    "Pendulum-v1", "Reacher-v4", "Pusher-v5", "InvertedPendulum-v4", "InvertedDoublePendulum-v4",
-    "HalfCheetah-v4", "Hopper-v4", "Swimmer-v4", "Walker2d-v4", "Ant-v4", "Humanoid-v4",
+    "Blackjack-v1",
+    "CliffWalking-v1",
+    "Taxi-v4",
+    "CartPole-v1",
+    "MountainCar-v0",
+    "Acrobot-v1",
+    "Pendulum-v1",
+    "Reacher-v4",
+    "Pusher-v5",
+    "InvertedPendulum-v4",
+    "InvertedDoublePendulum-v4",
+    "HalfCheetah-v4",
+    "Hopper-v4",
+    "Swimmer-v4",
+    "Walker2d-v4",
+    "Ant-v4",
+    "Humanoid-v4",
     "HumanoidStandup-v4",
 ]

@@ -1,0 +1,78 @@
+"""Helpers shared by sub-commands: common options, program loading, JSON output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from cwmb import registry
+from cwmb.errors import ProgramError
+from cwmb.registry import EnvSpec
+from cwmb.sandbox.select import BACKENDS
+
+
+def add_env_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env", required=True, metavar="ENV", help="environment id (see `cwmb envs`)"
+    )
+
+
+def add_isolation_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--isolation",
+        choices=BACKENDS,
+        default="auto",
+        help="how to run the program (default: docker if an engine answers, else process)",
+    )
+
+
+def add_program_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "program", nargs="?", type=Path, help="a Python file defining class Environment"
+    )
+    parser.add_argument(
+        "--reference", action="store_true", help="use the environment's reference program"
+    )
+
+
+def program_source(args: argparse.Namespace, spec: EnvSpec) -> tuple[str, str]:
+    """(label, source) of the program named on the command line."""
+    if args.reference == (args.program is not None):
+        raise ProgramError("give exactly one of PROGRAM.py or --reference")
+    if args.reference:
+        return "reference", spec.reference_source()
+    path: Path = args.program
+    if not path.is_file():
+        raise ProgramError(f"program file not found: {path}")
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProgramError(f"cannot read program {path}: {exc}") from exc
+
+
+def spec_of(env_id: str) -> EnvSpec:
+    return registry.get(env_id)
+
+
+def json_safe(value: Any) -> Any:
+    """Strict-JSON copy: NaN and infinities (which a program may predict) become strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    json.dump(json_safe(data), sys.stdout, indent=2, allow_nan=False, default=str)
+    sys.stdout.write("\n")
+
+
+def fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"

@@ -1,0 +1,36 @@
+"""`cwmb collect ENV`: recreate datasets (the same bytes as shipped)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cwmb import registry
+from cwmb.collect import SPLIT_SEEDS, collect, main_progress
+
+
+def run(args: argparse.Namespace) -> int:
+    env_ids = registry.env_ids() if args.envs == ["all"] else args.envs
+    specs = [registry.get(env_id) for env_id in env_ids]  # fail on a bad id before any work
+    for spec in specs:
+        out = None if args.out is None else (args.out / spec.id if len(specs) > 1 else args.out)
+        manifest = collect(spec, args.split, out, progress=main_progress)
+        for split in args.split:
+            entry = manifest["splits"][split]
+            print(
+                f"{spec.id} {split}: {entry['transitions']} transitions in {entry['episodes']} episodes, "
+                f"sha256 {entry['sha256'][:16]}"
+            )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("collect", help="record datasets with the seeded procedure")
+    parser.add_argument("envs", nargs="+", metavar="ENV", help="environment ids, or `all`")
+    parser.add_argument("--split", nargs="+", choices=list(SPLIT_SEEDS), default=list(SPLIT_SEEDS))
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write here instead of the shipped location (env.toml is then left alone)",
+    )
+    parser.set_defaults(handler=run)

@@ -1,0 +1,50 @@
+"""Scoring a program on recorded transitions: drive a sandbox session, then score on this side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from cwmb.dataset import Transitions, load_split
+from cwmb.formats import to_plain
+from cwmb.registry import EnvSpec
+from cwmb.sandbox.base import Executor, Limits, ProgramFormats, SandboxError, Session
+from cwmb.scoring import Prediction, SplitScore, failed, score
+
+CHUNK = 2000  # transitions per request: bounds message size and makes timeouts per chunk
+
+
+def program_formats(spec: EnvSpec) -> ProgramFormats:
+    return ProgramFormats(observation=spec.observation.to_dict(), action=spec.action.to_dict())
+
+
+def predict(
+    session: Session, data: Transitions, progress: Callable[[int], None] | None = None
+) -> list[Prediction]:
+    """Ask the program for every transition of `data`, in order."""
+    predictions: list[Prediction] = []
+    for start in range(0, len(data), CHUNK):
+        stop = min(start + CHUNK, len(data))
+        states = [to_plain(s) for s in data.obs[start:stop]]
+        actions = [to_plain(a) for a in data.action[start:stop]]
+        predictions.extend(session.step_batch(states, actions))
+        if progress:
+            progress(stop - start)
+    return predictions
+
+
+def score_program(
+    spec: EnvSpec,
+    source: str,
+    splits: Iterable[str],
+    executor: Executor,
+    limits: Limits | None = None,
+) -> dict[str, SplitScore]:
+    """Score `source` on each split in a fresh session; a program that cannot run scores 0."""
+    datasets = {split: load_split(spec, split) for split in splits}
+    try:
+        with executor.open(source, program_formats(spec), limits) as session:
+            return {
+                split: score(spec, data, predict(session, data)) for split, data in datasets.items()
+            }
+    except SandboxError as exc:
+        return {split: failed(data, str(exc)) for split, data in datasets.items()}

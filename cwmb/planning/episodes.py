@@ -1,0 +1,176 @@
+"""Evaluation episodes on the real environment, driven by the host.
+
+A policy decides each action from the real observation: at random, by planning on the true
+environment (the oracle), or by asking a sandboxed program session to plan (a code world model).
+The environment itself always stays on the trusted side."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from cwmb.errors import CwmbError
+from cwmb.formats import to_plain
+from cwmb.planning.presets import Preset
+from cwmb.registry import EnvSpec
+from cwmb.sandbox.base import Session
+from cwmb.true_env import make_env, oracle_model
+
+EVAL_SEED = 10_000  # evaluation episodes use seeds EVAL_SEED + i, never used by the datasets
+
+
+class Policy(Protocol):
+    def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any: ...
+
+
+class RandomPolicy:
+    def __init__(self, spec: EnvSpec):
+        self.spec = spec
+
+    def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any:
+        return random_action(self.spec, rng)
+
+
+def random_action(spec: EnvSpec, rng: np.random.Generator) -> Any:
+    fmt = spec.action
+    if fmt.type == "discrete":
+        assert fmt.n is not None
+        return int(rng.integers(fmt.n))
+    low = np.asarray(fmt.low, dtype=np.float64)
+    high = np.asarray(fmt.high, dtype=np.float64)
+    return rng.uniform(low, high).astype(fmt.dtype)
+
+
+def planner_request(spec: EnvSpec, preset: Preset) -> dict[str, Any]:
+    """The planner a program is evaluated with, as sent to the sandbox."""
+    config = preset.mcts if spec.planner == "mcts" else preset.cem
+    return {"name": spec.planner, "config": asdict(config), "episode_limit": spec.max_episode_steps}
+
+
+def build_planner(spec: EnvSpec, preset: Preset) -> Any:
+    from cwmb.planning.runtime import PLANNER_BUILDERS
+
+    request = planner_request(spec, preset)
+    return PLANNER_BUILDERS[spec.planner](request, spec.action.to_dict())
+
+
+class OraclePolicy:
+    """The preset's planner with the true environment as its model."""
+
+    def __init__(self, spec: EnvSpec, preset: Preset):
+        self.spec = spec
+        self.planner = build_planner(spec, preset)
+        self.model: Any = None
+
+    def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any:
+        if self.model is None:
+            self.model = oracle_model(self.spec, env, rng)
+        self.model.sync(env)
+        return self.planner.act(self.model, rng)
+
+
+class ProgramPolicy:
+    """The preset's planner running inside the sandbox with the program as its model."""
+
+    def __init__(self, spec: EnvSpec, preset: Preset, session: Session):
+        self.spec = spec
+        self.session = session
+        self.request = planner_request(spec, preset)
+
+    def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any:
+        action = self.session.plan(to_plain(obs), self.request, int(rng.integers(2**31)))
+        return checked_action(self.spec, action)
+
+
+def checked_action(spec: EnvSpec, action: Any) -> Any:
+    """An action that came back from the sandbox, validated before it touches the real env."""
+    fmt = spec.action
+    if fmt.type == "discrete":
+        if (
+            isinstance(action, bool)
+            or not isinstance(action, int)
+            or not 0 <= action < (fmt.n or 0)
+        ):
+            raise CwmbError(f"the sandboxed planner returned an invalid action: {str(action)[:80]}")
+        return action
+    try:
+        array = np.asarray(action, dtype=np.float64).reshape(fmt.shape)
+    except (TypeError, ValueError):
+        raise CwmbError(
+            f"the sandboxed planner returned an invalid action: {str(action)[:80]}"
+        ) from None
+    if not np.all(np.isfinite(array)):
+        raise CwmbError("the sandboxed planner returned a non-finite action")
+    return np.clip(array, fmt.low, fmt.high).astype(fmt.dtype)
+
+
+@dataclass
+class EpisodeResults:
+    policy: str
+    preset: str
+    returns: list[float]
+    lengths: list[int]
+    seconds: list[float]
+    seeds: list[int] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(mean=self.mean, std=self.std)
+        return data
+
+
+def run_episodes(
+    spec: EnvSpec,
+    policy: Policy,
+    policy_name: str,
+    preset: Preset,
+    episodes: int | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> EpisodeResults:
+    """Play `episodes` evaluation episodes (seeds EVAL_SEED + i) with `policy`."""
+    count = preset.episodes if episodes is None else episodes
+    env = make_env(spec)
+    results = EpisodeResults(policy_name, preset.name, [], [], [])
+    try:
+        for i in range(count):
+            seed = EVAL_SEED + i
+            rng = np.random.default_rng(seed)
+            obs, _ = env.reset(seed=seed)
+            total, steps, start = 0.0, 0, time.perf_counter()
+            while True:
+                obs, reward, terminated, truncated, _ = env.step(policy.act(obs, env, rng))
+                total += float(reward)
+                steps += 1
+                if terminated or truncated:
+                    break
+            results.returns.append(total)
+            results.lengths.append(steps)
+            results.seconds.append(time.perf_counter() - start)
+            results.seeds.append(seed)
+            if progress:
+                progress(i + 1, total)
+    finally:
+        env.close()
+    return results
+
+
+def normalized_return(value: float, random: float | None, oracle: float | None) -> float | None:
+    """(R - R_random) / (R_oracle - R_random); None when undefined (never 0 by convention)."""
+    if random is None or oracle is None:
+        return None
+    denominator = oracle - random
+    if abs(denominator) <= 1e-9 * max(1.0, abs(oracle), abs(random)):
+        return None
+    return (value - random) / denominator

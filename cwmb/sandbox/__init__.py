@@ -1,0 +1,1 @@
+"""Running untrusted programs: executor backends behind one interface (see base.py)."""

@@ -1,0 +1,137 @@
+"""The process that hosts one untrusted program (run as `python -I -m cwmb.sandbox.worker`).
+
+Everything here is on the untrusted side: the program can tamper with this process at will. That is
+fine, because only JSON text leaves it and the host checks every answer. The worker converts
+requests into the contract's types, calls the program, and turns its answers into plain values."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import types
+from typing import Any
+
+import numpy as np
+
+from cwmb.formats import to_runtime
+from cwmb.sandbox.protocol import decode, encode
+
+_MAX_TRACEBACK = 4000
+
+
+def _channel() -> tuple[Any, Any]:
+    """Keep private copies of stdin/stdout for the protocol; give the program /dev/null and stderr."""
+    proto_in = os.fdopen(os.dup(0), "rb")
+    proto_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return proto_in, proto_out
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy of a program's answer; anything exotic becomes an error."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value if not isinstance(value, bool) else bool(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"array of dtype {value.dtype} is not a state")
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    raise TypeError(f"unsupported value of type {type(value).__name__}")
+
+
+def _short_traceback() -> str:
+    text = traceback.format_exc()
+    return text[-_MAX_TRACEBACK:]
+
+
+class Worker:
+    def __init__(self) -> None:
+        self.env: Any = None
+        self.obs_fmt: dict[str, Any] = {}
+        self.act_fmt: dict[str, Any] = {}
+
+    def load(
+        self, source: str, observation: dict[str, Any], action: dict[str, Any]
+    ) -> dict[str, Any]:
+        self.obs_fmt, self.act_fmt = observation, action
+        module = types.ModuleType("cwm_program")
+        module.__file__ = "program.py"
+        sys.modules["cwm_program"] = module
+        try:
+            exec(compile(source, "program.py", "exec"), module.__dict__)
+            cls = module.__dict__.get("Environment")
+            if cls is None:
+                return {"ok": False, "error": "the program defines no class `Environment`"}
+            self.env = cls()
+        except BaseException:  # noqa: BLE001 - SystemExit from a program is an error too
+            return {"ok": False, "error": _short_traceback()}
+        return {"ok": True}
+
+    def predict(self, state: Any, action: Any) -> dict[str, Any]:
+        try:
+            self.env.set_state(to_runtime(state, self.obs_fmt))
+            result = self.env.step(to_runtime(action, self.act_fmt))
+            next_state, reward, done = result
+            return {
+                "next_state": _plain(next_state),
+                "reward": _plain(reward),
+                "done": bool(done) if isinstance(done, bool | np.bool_) else _plain(done),
+                "error": None,
+            }
+        except BaseException:  # noqa: BLE001
+            return {"next_state": None, "reward": None, "done": None, "error": _short_traceback()}
+
+    def step_batch(self, states: list[Any], actions: list[Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "predictions": [self.predict(s, a) for s, a in zip(states, actions, strict=True)],
+        }
+
+    def plan(self, state: Any, planner: dict[str, Any], seed: int) -> dict[str, Any]:
+        from cwmb.planning.runtime import plan_with_program
+
+        action = plan_with_program(
+            self.env, to_runtime(state, self.obs_fmt), self.obs_fmt, self.act_fmt, planner, seed
+        )
+        return {"ok": True, "action": _plain(action)}
+
+    def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "ping":
+            return {"ok": True}
+        if op == "load":
+            return self.load(request["source"], request["observation"], request["action"])
+        if self.env is None:
+            return {"ok": False, "error": "no program loaded"}
+        if op == "step_batch":
+            return self.step_batch(request["states"], request["actions"])
+        if op == "plan":
+            return self.plan(request["state"], request["planner"], int(request["seed"]))
+        return {"ok": False, "error": f"unknown request {op!r}"}
+
+
+def main() -> None:
+    proto_in, proto_out = _channel()
+    worker = Worker()
+    for line in proto_in:
+        try:
+            answer = worker.handle(decode(line))
+        except BaseException:  # noqa: BLE001 - report, never die silently
+            answer = {"ok": False, "error": _short_traceback()}
+        try:
+            data = encode(answer)
+        except (TypeError, ValueError) as exc:
+            data = encode({"ok": False, "error": f"answer is not plain data: {exc}"})
+        proto_out.write(data)
+        proto_out.flush()
+
+
+if __name__ == "__main__":
+    main()
