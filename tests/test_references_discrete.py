@@ -1,0 +1,180 @@
+"""The reference world models of the six discrete-action environments reproduce Gymnasium.
+
+Each reference is fed observations and actions taken from fresh Gymnasium rollouts (and from
+hand-made edge cases) and must return the same next state, reward and `done` (termination).
+Blackjack's scoring mask decides which components are compared there."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from cwmb import registry
+
+DISCRETE_ENVS = ["Blackjack-v1", "CliffWalking-v1", "Taxi-v4", "CartPole-v1", "MountainCar-v0", "Acrobot-v1"]
+
+
+def load_module(path: Path) -> ModuleType:
+    """Import a data-package file by path (package directories are not valid module names)."""
+    name = "cwmb_test_" + path.parent.name.replace("-", "_") + "_" + path.stem
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def as_state(spec: registry.EnvSpec, obs: Any) -> Any:
+    """The observation in the run-time layout the CWM contract promises to programs."""
+    kind = spec.observation.type
+    if kind == "discrete":
+        return int(obs)
+    if kind == "tuple":
+        return tuple(int(v) for v in obs)
+    return np.asarray(obs, dtype=spec.observation.dtype).reshape(spec.observation.shape)
+
+
+class Checker:
+    """Feeds (observation, action) pairs to a fresh reference and compares with the real outcome."""
+
+    def __init__(self, env_id: str) -> None:
+        self.spec = registry.get(env_id)
+        self.model = load_module(self.spec.reference_path).Environment()
+        self.checked = 0
+
+    def check(
+        self,
+        obs: Any,
+        action: int,
+        next_obs: Any,
+        reward: float,
+        terminated: bool,
+        scored: tuple[bool, bool, bool] = (True, True, True),
+    ) -> None:
+        self.model.set_state(as_state(self.spec, obs))
+        got_state, got_reward, got_done = self.model.step(int(action))
+        where = f"{self.spec.id}: obs={obs!r} action={action}"
+        score_state, score_reward, score_done = scored
+        if score_state:
+            want = np.asarray(as_state(self.spec, next_obs))
+            got = np.asarray(got_state)
+            assert got.shape == want.shape, f"{where}: next state shape {got.shape} != {want.shape}"
+            if self.spec.observation.discrete:
+                assert np.array_equal(got, want), f"{where}: next state {got} != {want}"
+            else:
+                assert np.allclose(got, want, rtol=self.spec.rtol, atol=self.spec.atol), (
+                    f"{where}: next state {got} != {want} (diff {np.abs(got - want).max():.3g})"
+                )
+        if score_reward:
+            assert np.isclose(float(got_reward), float(reward), rtol=self.spec.rtol, atol=self.spec.atol), (
+                f"{where}: reward {got_reward} != {reward}"
+            )
+        if score_done:
+            assert bool(got_done) is bool(terminated), f"{where}: done {got_done} != {terminated}"
+        self.checked += 1
+
+
+def load_mask(env_id: str) -> type | None:
+    path = registry.get(env_id).package_dir / "mask.py"
+    return load_module(path).ScoringMask if path.is_file() else None
+
+
+def rollouts(env_id: str, seeds: list[int], episodes_per_seed: int) -> tuple[int, int]:
+    """Random-action episodes checked step by step; returns (transitions, terminations)."""
+    checker = Checker(env_id)
+    mask_class = load_mask(env_id)
+    terminations = 0
+    for seed in seeds:
+        env = gym.make(checker.spec.gym_id, **checker.spec.gym_kwargs)
+        env.action_space.seed(seed)
+        for episode in range(episodes_per_seed):
+            obs, _ = env.reset(seed=seed * 1000 + episode)
+            mask = mask_class() if mask_class is not None else None
+            for _ in range(checker.spec.max_episode_steps):
+                action = int(env.action_space.sample())
+                if mask is not None:
+                    mask.before_step(env.unwrapped, obs, action)
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                scored = mask.after_step(env.unwrapped, next_obs) if mask is not None else (True,) * 3
+                checker.check(obs, action, next_obs, float(reward), terminated, scored)
+                obs = next_obs
+                if terminated or truncated:
+                    terminations += int(terminated)
+                    break
+        env.close()
+    return checker.checked, terminations
+
+
+# Per environment: seeds, episodes per seed, and the least number of terminations expected (so the
+# terminal branch of every reference is exercised by real data, not just by edge cases).
+ROLLOUT_PLAN = {
+    "CliffWalking-v1": ([0, 1, 2, 3], 10, 0),
+}
+
+
+@pytest.mark.parametrize("env_id", list(ROLLOUT_PLAN))
+def test_reference_matches_random_rollouts(env_id: str) -> None:
+    seeds, episodes, min_terminations = ROLLOUT_PLAN[env_id]
+    checked, terminations = rollouts(env_id, seeds, episodes)
+    assert checked > 0
+    assert terminations >= min_terminations
+
+
+def test_every_env_is_registered_without_dataset_sections() -> None:
+    for env_id in ROLLOUT_PLAN:
+        spec = registry.get(env_id)
+        assert spec.id == env_id == spec.gym_id
+        assert (spec.kind, spec.planner) == ("discrete", "mcts")
+        assert spec.reference_path.is_file() and spec.description_path.is_file()
+        assert "## Interface" in spec.description()
+        env = gym.make(spec.gym_id, **spec.gym_kwargs)
+        expected_limit = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 100
+        assert spec.max_episode_steps == expected_limit
+        assert spec.action.type == "discrete" and spec.action.n == env.action_space.n
+        env.close()
+
+
+def drive(env_id: str, set_real: Any, actions: list[int]) -> None:
+    """Put the real environment into a chosen state, then check each action from there."""
+    checker = Checker(env_id)
+    env = gym.make(checker.spec.gym_id, **checker.spec.gym_kwargs).unwrapped
+    for action in actions:
+        env.reset(seed=0)
+        obs = set_real(env)
+        next_obs, reward, terminated, _, _ = env.step(action)
+        checker.check(obs, action, next_obs, float(reward), terminated)
+    env.close()
+
+
+def exhaustive_tabular(env_id: str) -> int:
+    """Every (state, action) pair of a deterministic tabular environment."""
+    checker = Checker(env_id)
+    env = gym.make(checker.spec.gym_id, **checker.spec.gym_kwargs).unwrapped
+    env.reset(seed=0)
+    for state, action in itertools.product(range(env.observation_space.n), range(env.action_space.n)):
+        env.s = state
+        next_obs, reward, terminated, _, _ = env.step(action)
+        checker.check(state, action, next_obs, float(reward), terminated)
+    env.close()
+    return checker.checked
+
+
+def test_cliffwalking_every_cell_and_move() -> None:
+    assert exhaustive_tabular("CliffWalking-v1") == 48 * 4
+
+
+def test_cliffwalking_cliff_sends_back_to_start() -> None:
+    model = load_module(registry.get("CliffWalking-v1").reference_path).Environment()
+    model.set_state(36)
+    assert model.step(1) == (36, -100.0, False)  # right from the start: into the cliff
+    model.set_state(26)  # row 2, column 2
+    assert model.step(2) == (36, -100.0, False)  # down into the cliff
+    model.set_state(35)
+    assert model.step(2) == (47, -1.0, True)  # down onto the goal
