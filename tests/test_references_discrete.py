@@ -18,7 +18,14 @@ import pytest
 
 from cwmb import registry
 
-DISCRETE_ENVS = ["Blackjack-v1", "CliffWalking-v1", "Taxi-v4", "CartPole-v1", "MountainCar-v0", "Acrobot-v1"]
+DISCRETE_ENVS = [
+    "Blackjack-v1",
+    "CliffWalking-v1",
+    "Taxi-v4",
+    "CartPole-v1",
+    "MountainCar-v0",
+    "Acrobot-v1",
+]
 
 
 def load_module(path: Path) -> ModuleType:
@@ -73,9 +80,9 @@ class Checker:
                     f"{where}: next state {got} != {want} (diff {np.abs(got - want).max():.3g})"
                 )
         if score_reward:
-            assert np.isclose(float(got_reward), float(reward), rtol=self.spec.rtol, atol=self.spec.atol), (
-                f"{where}: reward {got_reward} != {reward}"
-            )
+            assert np.isclose(
+                float(got_reward), float(reward), rtol=self.spec.rtol, atol=self.spec.atol
+            ), f"{where}: reward {got_reward} != {reward}"
         if score_done:
             assert bool(got_done) is bool(terminated), f"{where}: done {got_done} != {terminated}"
         self.checked += 1
@@ -102,7 +109,9 @@ def rollouts(env_id: str, seeds: list[int], episodes_per_seed: int) -> tuple[int
                 if mask is not None:
                     mask.before_step(env.unwrapped, obs, action)
                 next_obs, reward, terminated, truncated, _ = env.step(action)
-                scored = mask.after_step(env.unwrapped, next_obs) if mask is not None else (True,) * 3
+                scored = (
+                    mask.after_step(env.unwrapped, next_obs) if mask is not None else (True,) * 3
+                )
                 checker.check(obs, action, next_obs, float(reward), terminated, scored)
                 obs = next_obs
                 if terminated or truncated:
@@ -116,6 +125,7 @@ def rollouts(env_id: str, seeds: list[int], episodes_per_seed: int) -> tuple[int
 # terminal branch of every reference is exercised by real data, not just by edge cases).
 ROLLOUT_PLAN = {
     "CliffWalking-v1": ([0, 1, 2, 3], 10, 0),
+    "Taxi-v4": ([0, 1, 2], 10, 0),
 }
 
 
@@ -135,7 +145,9 @@ def test_every_env_is_registered_without_dataset_sections() -> None:
         assert spec.reference_path.is_file() and spec.description_path.is_file()
         assert "## Interface" in spec.description()
         env = gym.make(spec.gym_id, **spec.gym_kwargs)
-        expected_limit = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 100
+        expected_limit = (
+            env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else 100
+        )
         assert spec.max_episode_steps == expected_limit
         assert spec.action.type == "discrete" and spec.action.n == env.action_space.n
         env.close()
@@ -158,7 +170,9 @@ def exhaustive_tabular(env_id: str) -> int:
     checker = Checker(env_id)
     env = gym.make(checker.spec.gym_id, **checker.spec.gym_kwargs).unwrapped
     env.reset(seed=0)
-    for state, action in itertools.product(range(env.observation_space.n), range(env.action_space.n)):
+    for state, action in itertools.product(
+        range(env.observation_space.n), range(env.action_space.n)
+    ):
         env.s = state
         next_obs, reward, terminated, _, _ = env.step(action)
         checker.check(state, action, next_obs, float(reward), terminated)
@@ -178,3 +192,32 @@ def test_cliffwalking_cliff_sends_back_to_start() -> None:
     assert model.step(2) == (36, -100.0, False)  # down into the cliff
     model.set_state(35)
     assert model.step(2) == (47, -1.0, True)  # down onto the goal
+
+
+def test_taxi_every_state_and_action() -> None:
+    assert exhaustive_tabular("Taxi-v4") == 500 * 6
+
+
+def test_taxi_pickup_dropoff_and_illegal_actions() -> None:
+    model = load_module(registry.get("Taxi-v4").reference_path).Environment()
+    encode = load_module(registry.get("Taxi-v4").reference_path).encode
+    real = gym.make("Taxi-v4").unwrapped
+    real.reset(seed=0)
+    cases = [
+        (encode(0, 0, 0, 3), 4, encode(0, 0, 4, 3), -1.0, False),  # pick up at R
+        (encode(0, 1, 0, 3), 4, encode(0, 1, 0, 3), -10.0, False),  # passenger elsewhere
+        (encode(0, 0, 4, 3), 4, encode(0, 0, 4, 3), -10.0, False),  # already inside
+        (encode(4, 3, 4, 3), 5, encode(4, 3, 3, 3), 20.0, True),  # delivered at B
+        (encode(0, 4, 4, 3), 5, encode(0, 4, 1, 3), -1.0, False),  # left at G, not the goal
+        (encode(2, 2, 4, 3), 5, encode(2, 2, 4, 3), -10.0, False),  # not on a stand
+        (encode(4, 3, 1, 3), 5, encode(4, 3, 1, 3), -10.0, False),  # passenger not inside
+        (encode(0, 1, 0, 3), 2, encode(0, 1, 0, 3), -1.0, False),  # wall east of (0, 1)
+        (encode(4, 1, 0, 3), 3, encode(4, 1, 0, 3), -1.0, False),  # wall west of (4, 1)
+        (encode(0, 2, 0, 3), 1, encode(0, 2, 0, 3), -1.0, False),  # top border
+    ]
+    for state, action, next_state, reward, done in cases:
+        real.s = state
+        next_obs, real_reward, terminated, _, _ = real.step(action)
+        assert (next_obs, float(real_reward), terminated) == (next_state, reward, done)
+        model.set_state(state)
+        assert model.step(action) == (next_state, reward, done)
