@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -93,25 +94,36 @@ def load_mask(env_id: str) -> type | None:
     return load_module(path).ScoringMask if path.is_file() else None
 
 
-def rollouts(env_id: str, seeds: list[int], episodes_per_seed: int) -> tuple[int, int]:
-    """Random-action episodes checked step by step; returns (transitions, terminations)."""
+Policy = Callable[[Any, np.random.Generator], int]
+
+
+def rollouts(
+    env_id: str, seeds: list[int], episodes: int, policy: Policy | None
+) -> tuple[int, int]:
+    """Episodes checked step by step; returns (transitions, terminations).
+
+    Without a policy actions are uniform; with one, a steering policy (mixed with 20% random
+    actions) drives the episode into states random play rarely reaches."""
     checker = Checker(env_id)
     mask_class = load_mask(env_id)
     terminations = 0
     for seed in seeds:
         env = gym.make(checker.spec.gym_id, **checker.spec.gym_kwargs)
         env.action_space.seed(seed)
-        for episode in range(episodes_per_seed):
+        rng = np.random.default_rng(seed)
+        for episode in range(episodes):
             obs, _ = env.reset(seed=seed * 1000 + episode)
             mask = mask_class() if mask_class is not None else None
             for _ in range(checker.spec.max_episode_steps):
                 action = int(env.action_space.sample())
+                if policy is not None and rng.random() < 0.8:
+                    action = policy(obs, rng)
                 if mask is not None:
                     mask.before_step(env.unwrapped, obs, action)
                 next_obs, reward, terminated, truncated, _ = env.step(action)
-                scored = (
-                    mask.after_step(env.unwrapped, next_obs) if mask is not None else (True,) * 3
-                )
+                scored = (True, True, True)
+                if mask is not None:
+                    scored = mask.after_step(env.unwrapped, next_obs)
                 checker.check(obs, action, next_obs, float(reward), terminated, scored)
                 obs = next_obs
                 if terminated or truncated:
@@ -121,20 +133,33 @@ def rollouts(env_id: str, seeds: list[int], episodes_per_seed: int) -> tuple[int
     return checker.checked, terminations
 
 
-# Per environment: seeds, episodes per seed, and the least number of terminations expected (so the
-# terminal branch of every reference is exercised by real data, not just by edge cases).
-ROLLOUT_PLAN = {
-    "CliffWalking-v1": ([0, 1, 2, 3], 10, 0),
-    "Taxi-v4": ([0, 1, 2], 10, 0),
+def balance_pole(obs: Any, rng: np.random.Generator) -> int:
+    return int(obs[2] + 0.5 * obs[3] > 0)
+
+
+def pump_car(obs: Any, rng: np.random.Generator) -> int:
+    return 2 if obs[1] >= 0 else 0
+
+
+def pump_acrobot(obs: Any, rng: np.random.Generator) -> int:
+    return 2 if obs[4] >= 0 else 0
+
+
+# Per environment: (seeds, episodes per seed, policy, least number of terminations expected), so
+# that real data exercises the terminal branch of every reference, not only the edge cases.
+ROLLOUT_PLAN: dict[str, list[tuple[list[int], int, Policy | None, int]]] = {
+    "CliffWalking-v1": [([0, 1, 2, 3], 10, None, 0)],
+    "Taxi-v4": [([0, 1, 2], 10, None, 0)],
+    "CartPole-v1": [([0, 1, 2], 20, None, 60), ([3, 4], 3, balance_pole, 0)],
 }
 
 
 @pytest.mark.parametrize("env_id", list(ROLLOUT_PLAN))
-def test_reference_matches_random_rollouts(env_id: str) -> None:
-    seeds, episodes, min_terminations = ROLLOUT_PLAN[env_id]
-    checked, terminations = rollouts(env_id, seeds, episodes)
-    assert checked > 0
-    assert terminations >= min_terminations
+def test_reference_matches_rollouts(env_id: str) -> None:
+    for seeds, episodes, policy, min_terminations in ROLLOUT_PLAN[env_id]:
+        checked, terminations = rollouts(env_id, seeds, episodes, policy)
+        assert checked > 0
+        assert terminations >= min_terminations
 
 
 def test_every_env_is_registered_without_dataset_sections() -> None:
@@ -221,3 +246,43 @@ def test_taxi_pickup_dropoff_and_illegal_actions() -> None:
         assert (next_obs, float(real_reward), terminated) == (next_state, reward, done)
         model.set_state(state)
         assert model.step(action) == (next_state, reward, done)
+
+
+def exact_box_state(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """A simulator state that float32 represents exactly, so the reference sees the same numbers."""
+    observed = np.array(values, dtype=np.float32)
+    return observed.astype(np.float64), observed
+
+
+def check_box_cases(env_id: str, cases: list[tuple[list[float], int]], install: Any) -> list[bool]:
+    """Put the real simulator into each state (via `install`), step it, compare the reference."""
+    checker = Checker(env_id)
+    env = gym.make(checker.spec.gym_id, **checker.spec.gym_kwargs).unwrapped
+    dones = []
+    for values, action in cases:
+        env.reset(seed=0)
+        internal, observed = exact_box_state(values)
+        install(env, internal)
+        next_obs, reward, terminated, _, _ = env.step(action)
+        checker.check(observed, action, next_obs, float(reward), terminated)
+        dones.append(terminated)
+    env.close()
+    return dones
+
+
+def test_cartpole_termination_boundaries() -> None:
+    cases = [
+        ([2.39, 1.0, 0.0, 0.0], 1),  # cart leaves on the right
+        ([2.3, 1.0, 0.0, 0.0], 1),  # still inside
+        ([-2.39, -1.0, 0.0, 0.0], 0),  # cart leaves on the left
+        ([0.0, 0.0, 0.2, 1.0], 1),  # pole falls right
+        ([0.0, 0.0, 0.2, 0.2], 0),  # 0.204 rad: just inside 12 degrees
+        ([0.0, 0.0, -0.2, -1.0], 0),  # pole falls left
+        ([1.0, -3.0, -0.1, 2.5], 1),  # fast, far from the limits
+    ]
+
+    def install(env: Any, internal: np.ndarray) -> None:
+        env.state = internal
+
+    dones = check_box_cases("CartPole-v1", cases, install)
+    assert dones == [True, False, True, True, False, True, False]
