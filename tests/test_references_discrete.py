@@ -151,6 +151,7 @@ ROLLOUT_PLAN: dict[str, list[tuple[list[int], int, Policy | None, int]]] = {
     "CliffWalking-v1": [([0, 1, 2, 3], 10, None, 0)],
     "Taxi-v4": [([0, 1, 2], 10, None, 0)],
     "CartPole-v1": [([0, 1, 2], 20, None, 60), ([3, 4], 3, balance_pole, 0)],
+    "MountainCar-v0": [([0, 1], 3, None, 0), ([2, 3], 5, pump_car, 8)],
 }
 
 
@@ -286,3 +287,26 @@ def test_cartpole_termination_boundaries() -> None:
 
     dones = check_box_cases("CartPole-v1", cases, install)
     assert dones == [True, False, True, True, False, True, False]
+
+
+def test_mountaincar_walls_speed_limit_and_goal() -> None:
+    cases = [
+        ([-1.19, -0.05], 0),  # hits the left end: clipped to -1.2 and stopped
+        ([-1.2, 0.0], 0),  # resting at the left end
+        ([-0.5, 0.0695], 2),  # speed clipped to +0.07
+        ([0.0, -0.0699], 0),  # speed clipped to -0.07
+        ([0.45, 0.06], 2),  # reaches the goal moving right
+        ([0.55, -0.001], 1),  # past the goal line but rolling back: not done
+        ([0.59, 0.07], 2),  # clipped at the right end, at the goal
+        ([-0.52, 0.0], 1),  # valley floor
+    ]
+
+    def install(env: Any, internal: np.ndarray) -> None:
+        env.state = internal
+
+    dones = check_box_cases("MountainCar-v0", cases, install)
+    assert dones == [False, False, False, False, True, False, True, False]
+    model = load_module(registry.get("MountainCar-v0").reference_path).Environment()
+    model.set_state(np.array([-1.19, -0.05], dtype=np.float32))
+    next_state, _, _ = model.step(0)
+    assert np.allclose(next_state, [-1.2, 0.0], rtol=0, atol=1e-6)
