@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -142,7 +143,7 @@ def pump_car(obs: Any, rng: np.random.Generator) -> int:
 
 
 def pump_acrobot(obs: Any, rng: np.random.Generator) -> int:
-    return 2 if obs[4] >= 0 else 0
+    return 2 if obs[5] >= 0 else 0
 
 
 # Per environment: (seeds, episodes per seed, policy, least number of terminations expected), so
@@ -152,6 +153,7 @@ ROLLOUT_PLAN: dict[str, list[tuple[list[int], int, Policy | None, int]]] = {
     "Taxi-v4": [([0, 1, 2], 10, None, 0)],
     "CartPole-v1": [([0, 1, 2], 20, None, 60), ([3, 4], 3, balance_pole, 0)],
     "MountainCar-v0": [([0, 1], 3, None, 0), ([2, 3], 5, pump_car, 8)],
+    "Acrobot-v1": [([0], 2, None, 0), ([1, 2], 2, pump_acrobot, 3)],
 }
 
 
@@ -249,26 +251,32 @@ def test_taxi_pickup_dropoff_and_illegal_actions() -> None:
         assert model.step(action) == (next_state, reward, done)
 
 
-def exact_box_state(values: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """A simulator state that float32 represents exactly, so the reference sees the same numbers."""
+def exact_state(env: Any, values: list[float]) -> np.ndarray:
+    """Install a simulator state that float32 represents exactly; returns its observation.
+
+    For CartPole and MountainCar the observation is the state, so the reference then starts from
+    exactly the numbers the simulator uses."""
     observed = np.array(values, dtype=np.float32)
-    return observed.astype(np.float64), observed
+    env.state = observed.astype(np.float64)
+    return observed
 
 
-def check_box_cases(env_id: str, cases: list[tuple[list[float], int]], install: Any) -> list[bool]:
-    """Put the real simulator into each state (via `install`), step it, compare the reference."""
+def check_box_cases(
+    env_id: str, cases: list[tuple[list[float], int]], install: Callable[[Any, list[float]], Any]
+) -> list[tuple[np.ndarray, bool]]:
+    """Put the real simulator into each state (`install` returns the observation), step it and
+    compare the reference; returns the real (next observation, terminated) of every case."""
     checker = Checker(env_id)
     env = gym.make(checker.spec.gym_id, **checker.spec.gym_kwargs).unwrapped
-    dones = []
+    outcomes = []
     for values, action in cases:
         env.reset(seed=0)
-        internal, observed = exact_box_state(values)
-        install(env, internal)
+        observed = install(env, values)
         next_obs, reward, terminated, _, _ = env.step(action)
         checker.check(observed, action, next_obs, float(reward), terminated)
-        dones.append(terminated)
+        outcomes.append((next_obs, terminated))
     env.close()
-    return dones
+    return outcomes
 
 
 def test_cartpole_termination_boundaries() -> None:
@@ -282,11 +290,8 @@ def test_cartpole_termination_boundaries() -> None:
         ([1.0, -3.0, -0.1, 2.5], 1),  # fast, far from the limits
     ]
 
-    def install(env: Any, internal: np.ndarray) -> None:
-        env.state = internal
-
-    dones = check_box_cases("CartPole-v1", cases, install)
-    assert dones == [True, False, True, True, False, True, False]
+    outcomes = check_box_cases("CartPole-v1", cases, exact_state)
+    assert [done for _, done in outcomes] == [True, False, True, True, False, True, False]
 
 
 def test_mountaincar_walls_speed_limit_and_goal() -> None:
@@ -301,12 +306,30 @@ def test_mountaincar_walls_speed_limit_and_goal() -> None:
         ([-0.52, 0.0], 1),  # valley floor
     ]
 
-    def install(env: Any, internal: np.ndarray) -> None:
-        env.state = internal
-
-    dones = check_box_cases("MountainCar-v0", cases, install)
-    assert dones == [False, False, False, False, True, False, True, False]
+    outcomes = check_box_cases("MountainCar-v0", cases, exact_state)
+    assert [done for _, done in outcomes] == [False, False, False, False, True, False, True, False]
     model = load_module(registry.get("MountainCar-v0").reference_path).Environment()
     model.set_state(np.array([-1.19, -0.05], dtype=np.float32))
     next_state, _, _ = model.step(0)
     assert np.allclose(next_state, [-1.2, 0.0], rtol=0, atol=1e-6)
+
+
+def test_acrobot_speed_limits_angle_wrap_and_goal_height() -> None:
+    cases = [
+        ([0.0, 1.5, 12.0, 28.0], 2),  # both joint speeds end clipped at +4pi / +9pi
+        ([0.0, -1.5, -12.0, -28.0], 0),  # ... and at -4pi / -9pi
+        ([0.0, 3.1, 0.0, 3.0], 1),  # the second angle wraps past pi
+        ([-3.1, 3.1, -3.0, 2.0], 0),  # both angles wrap (past -pi and pi)
+        ([math.pi - 0.1, 0.0, 0.0, 0.0], 1),  # tip high above the pivot: terminal
+        ([math.pi / 2, 0.0, 0.0, 0.0], 1),  # arm horizontal: tip at pivot height
+    ]
+
+    def install(env: Any, values: list[float]) -> np.ndarray:
+        env.state = np.array(values, dtype=np.float64)
+        return env._get_ob()
+
+    outcomes = check_box_cases("Acrobot-v1", cases, install)
+    limits = np.array([4 * math.pi, 9 * math.pi], dtype=np.float32)
+    assert np.array_equal(outcomes[0][0][4:], limits)
+    assert np.array_equal(outcomes[1][0][4:], -limits)
+    assert [done for _, done in outcomes] == [False, False, False, False, True, False]
