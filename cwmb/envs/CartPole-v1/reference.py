@@ -22,7 +22,10 @@ class Environment:
 
     def set_state(self, state) -> None:
         # The observation is float32; the simulation itself runs in double precision.
-        self.state = tuple(float(v) for v in np.asarray(state, dtype=np.float64).reshape(4))
+        x, x_dot, theta, theta_dot = (
+            float(v) for v in np.asarray(state, dtype=np.float64).reshape(4)
+        )
+        self.state = (x, x_dot, theta, theta_dot)
 
     def step(self, action):
         x, x_dot, theta, theta_dot = self.state
