@@ -135,6 +135,13 @@ def rollouts(
     return checker.checked, terminations
 
 
+def walk_around_cliff(obs: Any, rng: np.random.Generator) -> int:
+    row, col = divmod(int(obs), 12)
+    if col == 11:
+        return 2  # down the right edge to the goal
+    return 0 if row == 3 else 1  # up from the bottom row, then right
+
+
 def balance_pole(obs: Any, rng: np.random.Generator) -> int:
     return int(obs[2] + 0.5 * obs[3] > 0)
 
@@ -151,11 +158,11 @@ def pump_acrobot(obs: Any, rng: np.random.Generator) -> int:
 # that real data exercises the terminal branch of every reference, not only the edge cases.
 ROLLOUT_PLAN: dict[str, list[tuple[list[int], int, Policy | None, int]]] = {
     "Blackjack-v1": [([0, 1, 2, 3], 300, None, 1200)],
-    "CliffWalking-v1": [([0, 1, 2, 3], 10, None, 0)],
+    "CliffWalking-v1": [([0, 1, 2, 3], 10, None, 0), ([4, 5, 6], 10, walk_around_cliff, 20)],
     "Taxi-v4": [([0, 1, 2], 10, None, 0)],
-    "CartPole-v1": [([0, 1, 2], 20, None, 60), ([3, 4], 3, balance_pole, 0)],
-    "MountainCar-v0": [([0, 1], 3, None, 0), ([2, 3], 5, pump_car, 8)],
-    "Acrobot-v1": [([0], 2, None, 0), ([1, 2], 2, pump_acrobot, 3)],
+    "CartPole-v1": [([0, 1, 2], 20, None, 60), ([3, 4, 5], 3, balance_pole, 0)],
+    "MountainCar-v0": [([0, 1], 3, None, 0), ([2, 3, 4], 5, pump_car, 12)],
+    "Acrobot-v1": [([0, 1], 2, None, 0), ([2, 3, 4], 3, pump_acrobot, 8)],
 }
 
 
