@@ -447,3 +447,15 @@ def test_blackjack_mask_categories() -> None:
     assert scored((18, 3, 1), 1) == (False, True, True)  # soft 18: cannot bust
     assert scored((21, 3, 0), 1) == (False, True, True)  # hard 21: always busts
     assert scored((12, 3, 0), 1) == (False, False, False)  # may or may not bust
+
+
+def test_interface_section_is_the_same_everywhere() -> None:
+    """Only the line giving the run-time type of `state` differs between the six descriptions."""
+    sections = set()
+    for env_id in DISCRETE_ENVS:
+        text = registry.get(env_id).description()
+        interface = text[text.index("## Interface") :]
+        sections.add(
+            "\n".join(ln for ln in interface.splitlines() if not ln.startswith("- `state` is"))
+        )
+    assert len(sections) == 1
