@@ -8,7 +8,6 @@ program raised scores 0. The metric never sees the program, only what it predict
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -102,9 +101,9 @@ def _credits(spec: EnvSpec, data: Transitions, predictions: list[Prediction]) ->
                 state[i] = float(np.mean(close))
         if data.score_reward[i]:
             value = _as_float(pred.get("reward"))
-            ok = value is not None and math.isclose(
-                value, float(data.reward[i]), rel_tol=spec.rtol, abs_tol=spec.atol
-            )
+            target = float(data.reward[i])
+            # Same rule as numpy.isclose (and the state): |a - b| <= atol + rtol * |b|.
+            ok = value is not None and abs(value - target) <= spec.atol + spec.rtol * abs(target)
             reward[i] = 1.0 if ok else 0.0
         if data.score_done[i]:
             predicted_done = pred.get("done")

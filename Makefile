@@ -1,0 +1,65 @@
+# CWMB — the two commands a user needs:  `make bench METHOD=gif-mcts`  and  `make test`.
+# A fresh clone needs only Python 3.11+ and make: `setup` bootstraps uv into .tools/ and
+# installs the locked dependencies into .venv/.
+
+PYTHON ?= python3
+UV := .tools/bin/uv
+RUN := $(UV) run --frozen
+METHOD ?= gif-mcts
+ENVS ?=
+SEEDS ?= 1
+BUDGET ?=
+MODEL ?=
+MODEL_BASE_URL ?=
+QUICK ?=
+OUT ?= results
+JOBS ?= 1
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-local test test-fast lint format perf image bench report verify collect baselines clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+# The embedded LLM (llama-cpp-python builds from source, ~6 minutes the first time).
+.venv/.synced-local: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra local
+	touch $@ .venv/.synced
+
+setup: .venv/.synced
+setup-local: .venv/.synced-local
+
+test: setup-local
+	$(RUN) pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(RUN) pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	$(RUN) ruff check cwmb runners analysis tests
+	$(RUN) ruff format --check cwmb runners analysis tests
+	$(RUN) mypy
+
+format: setup
+	$(RUN) ruff format cwmb runners analysis tests
+	$(RUN) ruff check --fix cwmb runners analysis tests
+
+perf: setup-local
+	$(RUN) python -m cwmb.perf
+
+verify: setup
+	$(RUN) cwmb verify
+
+collect: setup
+	$(RUN) cwmb collect $(if $(ENVS),$(ENVS),all)
+
+baselines: setup
+	$(RUN) cwmb baselines $(if $(ENVS),$(ENVS),all)
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tox
