@@ -1,0 +1,303 @@
+"""The gateway and the client, tested against the scripted server over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from llm_server import ScriptedLLM, counting_rule, echo_rule, failing
+
+from cwmb.llm.cache import CacheMode, LlmCache
+from cwmb.llm.client import LlmClient, Sampling
+from cwmb.llm.errors import BudgetExhausted, LlmError, ReplayMiss
+from cwmb.llm.gateway import Gateway
+from cwmb.llm.models import ModelSpec, select_model
+from cwmb.llm.upstream import RetryPolicy
+
+FAST_RETRY = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.05)
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def spec_for(server: ScriptedLLM) -> ModelSpec:
+    return select_model("openai/scripted", server.base_url, env={})
+
+
+def gateway(server: ScriptedLLM, cache: LlmCache | None = None, **kw: object) -> Gateway:
+    return Gateway(spec_for(server), cache=cache, retry=FAST_RETRY, host_env={}, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def job_client() -> Iterator:
+    """Factory: a client for a new job on a running gateway, closed after the test."""
+    clients: list[LlmClient] = []
+
+    def make(gw: Gateway, job: str = "m/Env/seed0", budget: int | None = None) -> LlmClient:
+        client = LlmClient.from_environment(gw.job_environment(gw.add_job(job, budget)))
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def test_answers_text_and_usage_and_sends_paper_sampling(scripted_llm, job_client) -> None:
+    scripted_llm.script(
+        [{"content": "hi there", "usage": {"prompt_tokens": 11, "completion_tokens": 2}}]
+    )
+    with gateway(scripted_llm) as gw:
+        answer = job_client(gw).complete(HELLO)
+    assert answer.text == "hi there"
+    assert (answer.prompt_tokens, answer.completion_tokens) == (11, 2)
+    assert answer.model == "openai/scripted" and answer.cache_hit is False
+    sent = scripted_llm.chat_requests[0].body
+    assert sent is not None
+    assert sent["model"] == "scripted"  # the provider prefix is the gateway's business
+    assert (sent["max_tokens"], sent["temperature"], sent["top_p"], sent["top_k"]) == (
+        1500,
+        1.0,
+        0.8,
+        100,
+    )
+
+
+def test_replay_returns_same_answers_in_order_with_zero_upstream_calls(
+    scripted_llm, job_client, tmp_path: Path
+) -> None:
+    scripted_llm.script(counting_rule("sample"))
+    path = tmp_path / "cache.sqlite"
+    prompts = [HELLO, HELLO, [{"role": "user", "content": "other"}], HELLO]
+    with LlmCache(path) as cache, gateway(scripted_llm, cache) as gw:
+        client = job_client(gw)
+        recorded = [client.complete(p).text for p in prompts]
+    assert recorded == ["sample 0", "sample 1", "sample 2", "sample 3"]
+    assert scripted_llm.upstream_calls == 4
+
+    with LlmCache(path, CacheMode.REPLAY) as cache, gateway(scripted_llm, cache) as gw:
+        client = job_client(gw)
+        answers = [client.complete(p) for p in prompts]
+    assert [a.text for a in answers] == recorded
+    assert all(a.cache_hit for a in answers)
+    assert scripted_llm.upstream_calls == 4  # not one more
+
+
+def test_read_write_answers_repeats_from_cache(scripted_llm, job_client, tmp_path: Path) -> None:
+    scripted_llm.script(counting_rule())
+    path = tmp_path / "cache.sqlite"
+    with LlmCache(path) as cache, gateway(scripted_llm, cache) as gw:
+        job_client(gw).complete(HELLO)
+    with LlmCache(path) as cache, gateway(scripted_llm, cache) as gw:
+        client = job_client(gw)
+        first, second = client.complete(HELLO), client.complete(HELLO)
+    assert (first.text, first.cache_hit) == ("answer 0", True)
+    assert (second.text, second.cache_hit) == ("answer 1", False)  # a new sample, recorded
+    assert scripted_llm.upstream_calls == 2
+
+
+def test_replay_miss_is_a_clear_error_and_never_a_live_call(
+    scripted_llm, job_client, tmp_path: Path
+) -> None:
+    path = tmp_path / "cache.sqlite"
+    LlmCache(path).close()
+    scripted_llm.script(["never served"])
+    with (
+        LlmCache(path, CacheMode.REPLAY) as cache,
+        gateway(scripted_llm, cache) as gw,
+        pytest.raises(ReplayMiss, match="no answer for job 'm/Env/seed0'.*'hello'"),
+    ):
+        job_client(gw).complete(HELLO)
+    assert scripted_llm.upstream_calls == 0
+
+
+def test_parallel_jobs_with_identical_prompts_replay_exactly(
+    scripted_llm, job_client, tmp_path: Path
+) -> None:
+    scripted_llm.script(counting_rule())
+    path = tmp_path / "cache.sqlite"
+
+    def run(gw: Gateway) -> dict[str, list[str]]:
+        results: dict[str, list[str]] = {}
+        clients = {f"job{j}": job_client(gw, f"job{j}") for j in range(4)}
+
+        def work(name: str) -> None:
+            results[name] = [clients[name].complete(HELLO).text for _ in range(3)]
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    with LlmCache(path) as cache, gateway(scripted_llm, cache) as gw:
+        recorded = run(gw)
+    with LlmCache(path, CacheMode.REPLAY) as cache, gateway(scripted_llm, cache) as gw:
+        replayed = run(gw)
+    assert replayed == recorded
+    assert len({t for texts in recorded.values() for t in texts}) == 12
+    assert scripted_llm.upstream_calls == 12
+
+
+def test_budget_counts_calls_and_the_next_one_is_refused(
+    scripted_llm, job_client, tmp_path: Path
+) -> None:
+    scripted_llm.script(echo_rule)
+    with LlmCache(tmp_path / "c.sqlite") as cache, gateway(scripted_llm, cache) as gw:
+        client = job_client(gw, "gif_mcts/Taxi-v4/seed1", budget=2)
+        assert client.complete(HELLO).calls_left == 1
+        assert client.complete(HELLO).calls_left == 0
+        with pytest.raises(
+            BudgetExhausted, match="job 'gif_mcts/Taxi-v4/seed1' has used all 2 calls"
+        ):
+            client.complete(HELLO)
+        # Another job's budget is its own.
+        assert job_client(gw, "other", budget=1).complete(HELLO).text == "hello"
+        usage = gw.usage()
+    assert usage["gif_mcts/Taxi-v4/seed1"]["used"] == 2
+    assert usage["gif_mcts/Taxi-v4/seed1"]["calls"] == 2
+    assert scripted_llm.upstream_calls == 3
+
+
+def test_failed_calls_do_not_use_up_the_budget(scripted_llm, job_client) -> None:
+    scripted_llm.script([failing(400, "bad request"), "ok"])
+    with gateway(scripted_llm) as gw:
+        client = job_client(gw, budget=1)
+        with pytest.raises(LlmError, match="refused the request .*bad request"):
+            client.complete(HELLO)
+        assert client.complete(HELLO).text == "ok"
+
+
+def test_retries_rate_limits_and_server_errors(scripted_llm, job_client) -> None:
+    scripted_llm.script([failing(429, "slow down"), failing(503, "busy"), "finally"])
+    with gateway(scripted_llm) as gw:
+        assert job_client(gw).complete(HELLO).text == "finally"
+    assert scripted_llm.upstream_calls == 3
+
+
+def test_gives_up_after_the_retry_budget(scripted_llm, job_client) -> None:
+    scripted_llm.script([failing(500, "down")] * 5)
+    with (
+        gateway(scripted_llm) as gw,
+        pytest.raises(LlmError, match="failed after 3 attempts: HTTP 500: down"),
+    ):
+        job_client(gw).complete(HELLO)
+    assert scripted_llm.upstream_calls == 3
+
+
+def test_unreachable_endpoint_is_a_clear_error(job_client) -> None:
+    spec = select_model("openai/m", "http://127.0.0.1:9/v1", env={})
+    with (
+        Gateway(spec, retry=FAST_RETRY, host_env={}) as gw,
+        pytest.raises(LlmError, match="cannot connect"),
+    ):
+        job_client(gw).complete(HELLO)
+
+
+def test_client_without_gateway_reports_unreachable() -> None:
+    with (
+        LlmClient("openai/m", base_url="http://127.0.0.1:9/v1") as client,
+        pytest.raises(LlmError, match="cannot reach the LLM endpoint at http://127.0.0.1:9/v1"),
+    ):
+        client.complete(HELLO)
+
+
+def test_api_key_goes_upstream_and_is_scrubbed_from_errors(scripted_llm, job_client) -> None:
+    key = "sk-test-SECRET-123"
+    scripted_llm.script([failing(401, f"invalid key {key}")])
+    gw = Gateway(spec_for(scripted_llm), retry=FAST_RETRY, host_env={"OPENAI_API_KEY": key})
+    with gw, pytest.raises(LlmError, match="rejected the API key") as err:
+        job_client(gw).complete(HELLO)
+    assert key not in str(err.value)
+    assert scripted_llm.chat_requests[0].headers["authorization"] == f"Bearer {key}"
+
+
+def test_top_k_is_dropped_for_openai_itself(scripted_llm) -> None:
+    # Same gateway code path as api.openai.com, pointed at the scripted server.
+    from cwmb.llm.models import Upstream
+    from cwmb.llm.upstream import UpstreamBackend
+
+    scripted_llm.script(["ok"])
+    backend = UpstreamBackend(
+        spec_for(scripted_llm), Upstream(scripted_llm.base_url, "k", supports_top_k=False)
+    )
+    import asyncio
+
+    async def go() -> None:
+        await backend.complete({"model": "openai/scripted", "messages": HELLO, "top_k": 100})
+        await backend.aclose()
+
+    asyncio.run(go())
+    assert "top_k" not in (scripted_llm.chat_requests[0].body or {})
+
+
+def test_unknown_token_and_wrong_model_are_refused(scripted_llm) -> None:
+    with gateway(scripted_llm) as gw:
+        assert gw.socket_path is not None
+        with (
+            LlmClient("openai/scripted", socket_path=gw.socket_path, api_key="guess") as c,
+            pytest.raises(LlmError, match="unknown job token"),
+        ):
+            c.complete(HELLO)
+        token = gw.add_job("j")
+        with (
+            LlmClient("openai/else", socket_path=gw.socket_path, api_key=token) as c,
+            pytest.raises(LlmError, match="serves openai/scripted, not 'openai/else'"),
+        ):
+            c.complete(HELLO)
+    assert scripted_llm.upstream_calls == 0
+
+
+def test_models_endpoint_and_loopback_tcp(scripted_llm, job_client) -> None:
+    scripted_llm.script(["over tcp"])
+    with gateway(scripted_llm, tcp=True) as gw:
+        assert gw.url is not None and gw.url.startswith("http://127.0.0.1:")
+        listed = httpx.get(f"{gw.url}/models").json()
+        assert [m["id"] for m in listed["data"]] == ["openai/scripted"]
+        token = gw.add_job("tcp-job")
+        with LlmClient("openai/scripted", base_url=gw.url, api_key=token) as c:
+            assert c.complete(HELLO).text == "over tcp"
+
+
+def test_every_call_is_recorded_and_logged(scripted_llm, job_client, tmp_path: Path) -> None:
+    scripted_llm.script([{"content": "a", "usage": {"prompt_tokens": 5, "completion_tokens": 1}}])
+    log = tmp_path / "calls.jsonl"
+    with LlmCache(tmp_path / "c.sqlite") as cache, gateway(scripted_llm, cache, log_path=log) as gw:
+        client = job_client(gw, "m/E/seed0", budget=1)
+        client.complete(HELLO)
+        with pytest.raises(BudgetExhausted):
+            client.complete(HELLO)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["job"], r["status"], r["cache_hit"]) for r in records] == [
+        ("m/E/seed0", 200, False),
+        ("m/E/seed0", 429, False),
+    ]
+    assert (records[0]["prompt_tokens"], records[0]["completion_tokens"]) == (5, 1)
+    assert records[0]["latency_ms"] > 0
+    assert gw.calls[0].job == "m/E/seed0"
+
+
+def test_client_defaults_and_overrides(scripted_llm) -> None:
+    scripted_llm.script(["a", "b"])
+    with LlmClient(
+        "openai/scripted", base_url=scripted_llm.base_url, sampling=Sampling(top_k=None)
+    ) as c:
+        c.complete(HELLO)
+        c.complete(HELLO, max_tokens=7, temperature=0.0, stop=["\n"], seed=3)
+        assert c.calls == 2
+    first, second = (r.body or {} for r in scripted_llm.chat_requests)
+    assert "top_k" not in first
+    assert (second["max_tokens"], second["temperature"], second["stop"], second["seed"]) == (
+        7,
+        0.0,
+        ["\n"],
+        3,
+    )
+
+
+def test_from_environment_needs_a_gateway() -> None:
+    with pytest.raises(LlmError, match="no LLM gateway for this job"):
+        LlmClient.from_environment({})
