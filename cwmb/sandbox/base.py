@@ -26,8 +26,21 @@ class Limits:
     cpu_seconds: int = 600  # whole session
     memory_mb: int = 1024
     processes: int = 64
-    file_size_mb: int = 16
+    file_size_mb: int = 16  # largest file a program may write
+    open_files: int = 256
+    tmp_mb: int = 64  # size of the sandbox's private /tmp
     output_mb: int = 32  # largest answer accepted
+
+    def os_limits(self) -> dict[str, int]:
+        """The limits the operating system enforces inside the sandbox."""
+        return {
+            "cpu_seconds": self.cpu_seconds,
+            "memory_mb": self.memory_mb,
+            "processes": self.processes,
+            "file_size_mb": self.file_size_mb,
+            "open_files": self.open_files,
+            "tmp_mb": self.tmp_mb,
+        }
 
 
 @dataclass(frozen=True)
@@ -55,7 +68,10 @@ class Session(Protocol):
 
 class Executor(Protocol):
     name: str
-    isolation_note: str  # one line saying how strong the isolation is
+
+    @property
+    def isolation_note(self) -> str:
+        """One line saying how strong the isolation is."""
 
     def open(
         self, source: str, formats: ProgramFormats, limits: Limits | None = None

@@ -1,0 +1,189 @@
+"""The `docker` backend: each session is a container from the project image running the worker.
+
+The container talks to the host over `docker run -i` stdin/stdout (the same protocol as every
+backend; the program travels in the load request, nothing is mounted but blanks over the shipped
+reference programs). It has no network, a read-only root with a small /tmp, memory, process and
+CPU limits, no capabilities, no-new-privileges, and runs as the image's unprivileged user. It is
+started with `--rm` and killed at close, so no container outlives its session."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+import shutil
+import subprocess
+import uuid
+
+from cwmb.sandbox.base import Limits, ProgramFormats, SandboxError
+from cwmb.sandbox.process import clean_environment
+from cwmb.sandbox.session import PopenWorker, WorkerSession
+
+DEFAULT_IMAGE = "cwmb:latest"
+SANDBOX_USER = "10001:10001"  # the image's unprivileged user (see Dockerfile)
+LABEL = "cwmb.sandbox"  # every sandbox container carries it, so leftovers are easy to find
+NAME_PREFIX = "cwmb-sandbox-"
+# Variables the docker client itself may need; nothing else from the host reaches it.
+CLIENT_VARIABLES = (
+    "PATH",
+    "HOME",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
+    "DOCKER_TLS_VERIFY",
+    "DOCKER_CERT_PATH",
+)
+
+
+def image_name() -> str:
+    return os.environ.get("CWMB_IMAGE") or DEFAULT_IMAGE
+
+
+def _docker() -> str | None:
+    return shutil.which("docker")
+
+
+def _client_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in CLIENT_VARIABLES}
+
+
+def _run(args: list[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    docker = _docker()
+    if docker is None:
+        raise SandboxError("the docker command is not installed")
+    return subprocess.run(
+        [docker, *args], capture_output=True, text=True, timeout=timeout, env=_client_env()
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def engine_answers() -> bool:
+    """Whether a Docker engine answers here (asked once per process)."""
+    try:
+        return _run(["version", "--format", "{{.Server.Version}}"], timeout=10).returncode == 0
+    except (SandboxError, OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def image_id(image: str) -> str | None:
+    try:
+        result = _run(["image", "inspect", "--format", "{{.Id}}", image], timeout=20)
+    except (SandboxError, OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def docker_problem(image: str | None = None) -> str | None:
+    """Why the docker backend cannot run here, or None when it can."""
+    if _docker() is None:
+        return "the docker command is not installed"
+    if not engine_answers():
+        return "no Docker engine answers (start dockerd, e.g. `bash .ci/docker-engine.sh`)"
+    image = image or image_name()
+    if image_id(image) is None:
+        return f"the image {image} is missing (build it with `make image`)"
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _hidden_files(image_id: str) -> tuple[str, ...]:
+    """Paths of the reference programs inside the image (blanked in every sandbox)."""
+    script = (
+        "import cwmb.envs, pathlib, json; d = pathlib.Path(cwmb.envs.__file__).parent; "
+        "print(json.dumps(sorted(str(p) for g in ('*/reference.py', '*/mask.py') for p in d.glob(g))))"
+    )
+    result = _run(
+        [
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--label",
+            LABEL,
+            "--entrypoint",
+            "python",
+            image_id,
+            "-I",
+            "-c",
+            script,
+        ],
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise SandboxError(f"cannot inspect the image: {result.stderr.strip()[-500:]}")
+    return tuple(json.loads(result.stdout))
+
+
+def leftover_containers() -> list[str]:
+    """Names of sandbox containers that still exist (for tests and clean-up)."""
+    result = _run(["ps", "-a", "--filter", f"label={LABEL}", "--format", "{{.Names}}"])
+    return result.stdout.split()
+
+
+class DockerExecutor:
+    name = "docker"
+    isolation_note = (
+        "Docker container per session (no network, read-only root, no capabilities, "
+        "no-new-privileges, unprivileged user, memory/process/CPU limits)"
+    )
+    complete = True
+
+    def __init__(self, image: str | None = None):
+        self.image = image or image_name()
+        self._image_id: str | None = None
+
+    @property
+    def image_id(self) -> str:
+        if self._image_id is None:
+            found = image_id(self.image)
+            if found is None:
+                raise SandboxError(
+                    f"the image {self.image} is missing (build it with `make image`)"
+                )
+            self._image_id = found
+        return self._image_id
+
+    def command(self, name: str, limits: Limits) -> list[str]:
+        docker = _docker()
+        assert docker is not None
+        mb = 1024 * 1024
+        cpu = limits.cpu_seconds
+        args = [
+            docker, "run", "-i", "--rm", "--name", name, "--label", LABEL,
+            "--network", "none", "--ipc", "private", "--hostname", "sandbox",
+            "--read-only",
+            "--tmpfs", f"/tmp:rw,nosuid,nodev,noexec,size={limits.tmp_mb}m,mode=1777",
+            "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
+            "--pids-limit", str(limits.processes), "--cpus", "1",
+            "--ulimit", f"cpu={cpu}:{cpu + 1}",
+            "--ulimit", f"fsize={limits.file_size_mb * mb}",
+            "--ulimit", f"nofile={limits.open_files}:{limits.open_files}",
+            "--ulimit", "core=0",
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--user", SANDBOX_USER, "--workdir", "/tmp",
+            # The container's output is the protocol: never also write it to a log on the host.
+            "--log-driver", "none",
+        ]  # fmt: skip
+        for key, value in clean_environment().items():
+            if key != "PATH":
+                args += ["--env", f"{key}={value}"]
+        for path in _hidden_files(self.image_id):
+            args += ["--volume", f"/dev/null:{path}:ro"]
+        return [*args, "--entrypoint", "python", self.image_id, "-I", "-m", "cwmb.sandbox.worker"]
+
+    def open(
+        self, source: str, formats: ProgramFormats, limits: Limits | None = None
+    ) -> WorkerSession:
+        limits = limits or Limits()
+        name = NAME_PREFIX + uuid.uuid4().hex[:12]
+        worker = PopenWorker(
+            self.command(name, limits), env=_client_env(), kill=lambda: _remove(name)
+        )
+        return WorkerSession(worker, source, formats, limits)
+
+
+def _remove(name: str) -> None:
+    """Kill and remove a sandbox container (it may already be gone)."""
+    with contextlib.suppress(SandboxError, OSError, subprocess.TimeoutExpired):
+        _run(["rm", "--force", name], timeout=60)

@@ -1,0 +1,359 @@
+"""The fork server of the `process` backend (run as `python -I -m cwmb.sandbox.zygote FD`).
+
+Starting Python and importing numpy costs a few hundred milliseconds; forking a process that has
+already done so costs about one. The host starts this server once, with a scrubbed environment,
+and talks to it over a Unix SEQPACKET socket (file descriptor FD): JSON messages, with the
+worker's three pipe ends attached to a spawn request.
+
+A spawn forks twice: the first child enters new namespaces (`confine.enter_namespaces`), its
+child is PID 1 of the new PID namespace and becomes the worker after `confine.confine`. The first
+child exits at once, so the worker is re-parented to this server (a child subreaper), which keeps
+it unreaped until the host asks to kill it: a worker's PID can never be reused under the host.
+
+Requests: {"op": "spawn", "limits": {...}} + 3 fds -> {"ok", "pid"};
+{"op": "kill", "pid"} -> {"ok", "status"} (kills the whole sandbox, reaps it, removes its files).
+The first message the server sends is {"ready": true, "isolation": <what a probe sandbox got>}."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import select
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cwmb.sandbox import confine
+
+MAX_MESSAGE = 1 << 16
+SPAWN_TIMEOUT = 10.0
+
+
+def preload() -> None:
+    """Import what every worker needs, once, before any fork."""
+    import numpy  # noqa: F401
+
+    import cwmb.formats  # noqa: F401
+    import cwmb.planning.runtime  # noqa: F401
+    import cwmb.sandbox.worker  # noqa: F401
+
+    with contextlib.suppress(ImportError):
+        import cwmb.planning.cem  # noqa: F401
+    # Modules generated programs commonly use: cheap to have ready.
+    for name in ("math", "random", "collections", "copy", "dataclasses", "itertools", "typing"):
+        __import__(name)
+
+
+def visible_paths() -> tuple[list[str], list[str]]:
+    """(trees the sandbox sees read-only, top-level symlinks to recreate): the system libraries,
+    the Python installation, its site-packages and the cwmb package itself. Not the project
+    folder (trajectories/, results/), not any home directory."""
+    import cwmb
+
+    package = str(Path(cwmb.__file__).resolve().parent)
+    wanted = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
+    wanted += [sys.base_prefix, sys.prefix, package]
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and not os.path.isdir(os.path.join(entry, "cwmb")):
+            wanted.append(entry)
+    trees: list[str] = []
+    links: list[str] = []
+    for path in wanted:
+        path = os.path.abspath(path)
+        if not os.path.exists(path):
+            continue
+        if os.path.islink(path) and os.path.dirname(path) == "/":
+            links.append(path)
+        elif path not in trees:
+            trees.append(path)
+    # Drop trees inside another visible tree: one bind mount covers them.
+    trees.sort()
+    kept: list[str] = []
+    for path in trees:
+        if not any(path.startswith(parent.rstrip("/") + "/") for parent in kept):
+            kept.append(path)
+    return kept, links
+
+
+def hidden_files() -> list[str]:
+    """The reference programs shipped in the package: the answer key is not for programs."""
+    import cwmb.envs
+
+    envs = Path(cwmb.envs.__file__).resolve().parent
+    return sorted(str(p) for pattern in ("*/reference.py", "*/mask.py") for p in envs.glob(pattern))
+
+
+@dataclass
+class Sandbox:
+    uid: int | None
+    workdir: str
+    status: int | None = None  # raw wait status once reaped
+
+
+class Zygote:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.base = tempfile.mkdtemp(prefix="cwmb-zygote-")
+        os.chmod(self.base, 0o711)
+        self.new_root = os.path.join(self.base, "root")
+        os.mkdir(self.new_root)
+        self.visible, self.links = visible_paths()
+        self.hidden = hidden_files()
+        self.root = os.geteuid() == 0
+        self.sandboxes: dict[int, Sandbox] = {}
+        self.wakeup_r, self.wakeup_w = os.pipe()
+        os.set_blocking(self.wakeup_w, False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.set_wakeup_fd(self.wakeup_w)
+
+    # -- spawning ----------------------------------------------------------------------------
+    def _new_uid(self) -> int | None:
+        if not self.root:
+            return None
+        used = {box.uid for box in self.sandboxes.values()}
+        while True:
+            uid = confine.UID_BASE + random.randrange(confine.UID_SPAN)
+            if uid not in used:
+                return uid
+
+    def spawn(self, limits: dict[str, int], fds: list[int], probe: bool = False) -> dict[str, Any]:
+        uid = self._new_uid()
+        workdir = tempfile.mkdtemp(prefix="work-", dir=self.base)
+        if uid is not None:
+            os.chown(workdir, uid, uid)
+        report_r, report_w = os.pipe()
+        first = os.fork()
+        if first == 0:
+            try:
+                os.close(report_r)
+                self._first_child(limits, fds, report_w, uid, workdir, probe)
+            finally:
+                os._exit(127)
+        os.close(report_w)
+        for fd in fds:
+            os.close(fd)
+        report = self._read_report(report_r)
+        os.waitpid(first, 0)
+        pid = report.get("pid")
+        if not isinstance(pid, int):
+            shutil.rmtree(workdir, ignore_errors=True)
+            return {"ok": False, "error": report.get("error", "the sandbox did not start")}
+        self.sandboxes[pid] = Sandbox(uid, workdir)
+        return {"ok": True, "pid": pid, **({"isolation": report["isolation"]} if probe else {})}
+
+    def _read_report(self, fd: int) -> dict[str, Any]:
+        data = b""
+        deadline = time.monotonic() + SPAWN_TIMEOUT
+        with os.fdopen(fd, "rb") as stream:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([stream], [], [], deadline - time.monotonic())
+                if not ready:
+                    break
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+                if data.endswith(b"\n"):
+                    break
+        try:
+            return json.loads(data.decode().splitlines()[-1])
+        except (ValueError, IndexError):
+            return {"error": f"the sandbox did not start: {data[-500:]!r}"}
+
+    def _first_child(
+        self,
+        limits: dict[str, int],
+        fds: list[int],
+        report: int,
+        uid: int | None,
+        workdir: str,
+        probe: bool,
+    ) -> None:
+        """In the first child: own session, namespaces, then fork the worker and report it."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        assert report > 2 and all(fd > 2 for fd in fds)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.closerange(3, report)
+        os.closerange(report + 1, 1 << 16)
+        os.setsid()
+        applied = confine.Applied()
+        try:
+            confine.enter_namespaces(applied)
+        except OSError as exc:
+            applied.problems.append(f"namespaces: {exc}")
+        worker = os.fork()
+        if worker == 0:
+            if not probe:
+                os.close(report)
+            try:
+                self._worker(applied, limits, uid, workdir, report if probe else None)
+            except BaseException:
+                error = {"ok": False, "error": traceback.format_exc()[-2000:]}
+                with contextlib.suppress(OSError):
+                    os.write(report if probe else 1, (json.dumps(error) + "\n").encode())
+            finally:
+                os._exit(1)
+        if probe:
+            os.waitpid(worker, 0)  # the probe reports through `report` itself
+        else:
+            os.write(report, (json.dumps({"pid": worker}) + "\n").encode())
+        os._exit(0)
+
+    def _worker(
+        self,
+        applied: confine.Applied,
+        limits: dict[str, int],
+        uid: int | None,
+        workdir: str,
+        probe_report: int | None,
+    ) -> None:
+        """PID 1 of the sandbox: confine, greet the host, then serve as the worker."""
+        new_root = self.new_root if "mounts" in applied.features else None
+        confine.confine(applied, new_root, self.visible, self.links, self.hidden, limits, uid)
+        if "filesystem" not in applied.features:
+            os.chdir(workdir)
+        hello = {"ok": True, "isolation": applied.to_dict()}
+        if probe_report is not None:
+            os.write(probe_report, (json.dumps(hello) + "\n").encode())
+            os._exit(0)
+        # Each sandbox starts from fresh randomness, as a fresh interpreter would.
+        random.seed()
+        import numpy
+
+        numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
+        os.write(1, (json.dumps(hello) + "\n").encode())
+        from cwmb.sandbox.worker import main
+
+        main()
+        os._exit(0)
+
+    # -- killing -----------------------------------------------------------------------------
+    def kill(self, pid: int) -> dict[str, Any]:
+        box = self.sandboxes.pop(pid, None)
+        if box is None:
+            return {"ok": False, "error": f"no sandbox {pid}"}
+        if box.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            # PID 1 of a namespace is reaped only after every other process in it is gone.
+            _, box.status = os.waitpid(pid, 0)
+        if box.uid is not None:
+            self._kill_uid(box.uid)
+        shutil.rmtree(box.workdir, ignore_errors=True)
+        return {"ok": True, "status": os.waitstatus_to_exitcode(box.status)}
+
+    def _kill_uid(self, uid: int) -> None:
+        """Kill whatever still runs as the sandbox's own uid (needed only without a PID
+        namespace): a process with that uid signals every process with that uid."""
+        for _ in range(2):
+            child = os.fork()
+            if child == 0:
+                try:
+                    os.setresuid(uid, uid, uid)
+                    os.kill(-1, signal.SIGKILL)
+                finally:
+                    os._exit(0)
+            os.waitpid(child, 0)
+
+    def reap(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.wakeup_r, 512):
+                pass
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.sandboxes:
+                self.sandboxes[pid].status = status
+
+    # -- serving -----------------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        self.sock.send(json.dumps(message).encode())
+
+    def serve(self) -> None:
+        os.set_blocking(self.wakeup_r, False)
+        probe = self._probe()
+        self.send({"ready": True, "isolation": probe})
+        try:
+            while True:
+                ready, _, _ = select.select([self.sock.fileno(), self.wakeup_r], [], [])
+                if self.wakeup_r in ready:
+                    self.reap()
+                if self.sock.fileno() not in ready:
+                    continue
+                message, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 3)
+                if not message:
+                    return  # the host is gone
+                self.send(self.handle(json.loads(message), fds))
+        finally:
+            for pid in list(self.sandboxes):
+                self.kill(pid)
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def handle(self, request: dict[str, Any], fds: list[int]) -> dict[str, Any]:
+        try:
+            if request.get("op") == "spawn":
+                if len(fds) != 3:
+                    return {"ok": False, "error": "spawn needs 3 file descriptors"}
+                return self.spawn(request["limits"], fds)
+            for fd in fds:
+                os.close(fd)
+            if request.get("op") == "kill":
+                return self.kill(int(request["pid"]))
+            return {"ok": False, "error": f"unknown request {request.get('op')!r}"}
+        except Exception:  # noqa: BLE001 - the server must outlive a bad request
+            return {"ok": False, "error": traceback.format_exc()[-2000:]}
+
+    def _probe(self) -> dict[str, Any]:
+        """Confine one throw-away sandbox to learn what this machine allows."""
+        limits = {
+            "file_size_mb": 1,
+            "open_files": 64,
+            "memory_mb": 4096,
+            "processes": 64,
+            "cpu_seconds": 10,
+            "tmp_mb": 1,
+        }
+        devnull = [os.open(os.devnull, os.O_RDWR) for _ in range(3)]
+        uid = self._new_uid()
+        workdir = tempfile.mkdtemp(prefix="probe-", dir=self.base)
+        report_r, report_w = os.pipe()
+        first = os.fork()
+        if first == 0:
+            try:
+                os.close(report_r)
+                self._first_child(limits, devnull, report_w, uid, workdir, probe=True)
+            finally:
+                os._exit(127)
+        os.close(report_w)
+        for fd in devnull:
+            os.close(fd)
+        report = self._read_report(report_r)
+        os.waitpid(first, 0)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return report.get("isolation") or {"features": [], "problems": [report.get("error")]}
+
+
+def main() -> None:
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    preload()
+    confine.prctl(confine.PR_SET_CHILD_SUBREAPER, 1)
+    Zygote(sock).serve()
+
+
+if __name__ == "__main__":
+    main()
