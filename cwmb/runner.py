@@ -1,0 +1,359 @@
+"""The runner API: what a method gets (`Task`) and how `METHOD=<name>` finds it.
+
+A method is a function `run(task: Task) -> str` that returns the best program it found. It lives in
+`runners/<name with - as _>.py` (or a package of that name), or in another distribution that
+registers it under the entry-point group `cwmb.runners`:
+
+    [project.entry-points."cwmb.runners"]
+    my-method = "my_package.my_module:run"
+
+A `Task` holds the environment's description and formats, the train split, an LLM bound to the
+job's budget (`task.llm.complete(messages) -> str`; `BudgetExhausted` once the budget is spent),
+`task.evaluate(program)` (scored on the train split in a sandbox child process, never in the job's
+own process), a seeded `numpy.random.Generator` and the trace writer. Helpers `generate`,
+`improve`, `fix` and `repair` send the shared prompts of `cwmb.prompts` and return the parsed
+program."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import pkgutil
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from cwmb import prompts
+from cwmb.dataset import Transitions
+from cwmb.errors import CwmbError
+from cwmb.evaluation import predict, program_formats
+from cwmb.llm.errors import BudgetExhausted, LlmError
+from cwmb.program_parser import extract_program
+from cwmb.registry import EnvSpec, SpaceFormat
+from cwmb.sandbox.base import Executor, Limits, SandboxError
+from cwmb.scoring import SplitScore, failed, score
+from cwmb.trace import TraceWriter
+
+ENTRY_POINT_GROUP = "cwmb.runners"
+RUNNERS_PACKAGE = "runners"
+# Limits for scoring one candidate on the train split inside a job.
+CANDIDATE_LIMITS = Limits(wall_seconds=30.0, load_seconds=15.0, cpu_seconds=120)
+
+Runner = Callable[["Task"], str]
+
+
+# -- evaluation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How a candidate program does on the train split."""
+
+    accuracy: float
+    state_accuracy: float | None
+    reward_accuracy: float | None
+    done_accuracy: float | None
+    solved: bool  # every scored transition right
+    n_transitions: int
+    n_errors: int  # transitions on which the program raised (all of them if it failed to load)
+    error: str | None  # the first error with its traceback, None if the program never raised
+    first_mismatch: dict[str, Any] | None  # input, expected and predicted of the first mistake
+
+    @property
+    def buggy(self) -> bool:
+        """The program raised (while loading or on at least one transition)."""
+        return self.error is not None
+
+    @classmethod
+    def from_score(cls, split: SplitScore) -> Evaluation:
+        return cls(
+            accuracy=split.accuracy,
+            state_accuracy=split.state_accuracy,
+            reward_accuracy=split.reward_accuracy,
+            done_accuracy=split.done_accuracy,
+            solved=split.solved,
+            n_transitions=split.n_transitions,
+            n_errors=split.n_errors,
+            error=split.error,
+            first_mismatch=split.first_mismatch,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """The numbers, without the (possibly long) mismatch and traceback."""
+        return {
+            "accuracy": self.accuracy,
+            "state_accuracy": self.state_accuracy,
+            "reward_accuracy": self.reward_accuracy,
+            "done_accuracy": self.done_accuracy,
+            "solved": self.solved,
+            "n_errors": self.n_errors,
+        }
+
+
+class SandboxEvaluator:
+    """Scores programs on one split, each in a fresh sandbox session of `executor`."""
+
+    def __init__(
+        self,
+        spec: EnvSpec,
+        data: Transitions,
+        executor: Executor,
+        limits: Limits = CANDIDATE_LIMITS,
+    ):
+        self.spec, self.data, self.executor, self.limits = spec, data, executor, limits
+
+    def __call__(self, program: str) -> Evaluation:
+        try:
+            with self.executor.open(program, program_formats(self.spec), self.limits) as session:
+                split = score(self.spec, self.data, predict(session, self.data))
+        except SandboxError as exc:
+            split = failed(self.data, str(exc))
+        return Evaluation.from_score(split)
+
+
+def program_id(program: str) -> str:
+    return hashlib.sha256(program.encode()).hexdigest()[:16]
+
+
+# -- the LLM, bound to the job's budget --------------------------------------------------------
+
+
+class ChatModel(Protocol):
+    """Anything that answers chat messages: `cwmb.llm.client.LlmClient`, or a test double. The
+    answer may be a string or an object with a `text` attribute."""
+
+    def complete(self, messages: Sequence[dict[str, Any]], *, seed: int | None = None) -> Any: ...
+
+
+class TaskLLM:
+    """The job's LLM: counts calls against the budget and records each call in the trace.
+
+    The call past the budget raises `BudgetExhausted` without reaching the gateway (which enforces
+    the same budget on its side). Each call gets a sampling seed derived from the job's seed and
+    the call's index, so endpoints that honour seeds answer reproducibly."""
+
+    def __init__(self, model: ChatModel | None, budget: int, trace: TraceWriter, seed: int = 0):
+        if budget < 0:
+            raise CwmbError(f"the LLM budget must be >= 0, got {budget}")
+        self._model = model
+        self.budget = budget
+        self.calls = 0
+        self._trace = trace
+        self._seed = seed
+
+    @property
+    def left(self) -> int:
+        return max(0, self.budget - self.calls)
+
+    def complete(
+        self, messages: Sequence[Mapping[str, Any]], purpose: str = "", **sampling: Any
+    ) -> str:
+        """One answer to `messages`; `purpose` (generate/improve/fix/...) is only recorded."""
+        if self.calls >= self.budget:
+            raise BudgetExhausted(f"the job's budget of {self.budget} LLM calls is spent")
+        if self._model is None:
+            raise LlmError("this job has no LLM gateway (give --llm-url or --llm-socket)")
+        sampling.setdefault("seed", (self._seed * 1_000_003 + self.calls) % 2**31)
+        index = self.calls
+        try:
+            answer = self._model.complete([dict(m) for m in messages], **sampling)
+        except BudgetExhausted:
+            self.budget = self.calls  # the gateway says so: nothing is left
+            raise
+        self.calls += 1
+        text = answer if isinstance(answer, str) else str(getattr(answer, "text", ""))
+        usage = {
+            k: getattr(answer, k)
+            for k in (
+                "prompt_tokens",
+                "completion_tokens",
+                "latency_s",
+                "finish_reason",
+                "cache_hit",
+            )
+            if hasattr(answer, k)
+        }
+        self._trace.write(
+            "llm",
+            call=index,
+            purpose=purpose,
+            messages=list(messages),
+            sampling=sampling,
+            response=text,
+            **usage,
+        )
+        return text
+
+
+# -- the task --------------------------------------------------------------------------------
+
+
+@dataclass
+class Task:
+    """Everything a method gets for one job (one method, one environment, one seed)."""
+
+    spec: EnvSpec
+    train: Transitions
+    llm: TaskLLM
+    evaluator: Callable[[str], Evaluation]
+    rng: np.random.Generator
+    trace: TraceWriter
+    seed: int = 0
+    log: Callable[[str], None] = field(default=lambda message: None)
+    best_program: str | None = None
+    best_evaluation: Evaluation | None = None
+    _evaluations: dict[str, Evaluation] = field(default_factory=dict, repr=False)
+
+    # -- what the environment is -----------------------------------------------------------
+    @property
+    def env_id(self) -> str:
+        return self.spec.id
+
+    @property
+    def description(self) -> str:
+        return self.spec.description()
+
+    @property
+    def observation(self) -> SpaceFormat:
+        return self.spec.observation
+
+    @property
+    def action(self) -> SpaceFormat:
+        return self.spec.action
+
+    @property
+    def interface(self) -> str:
+        """The CWM contract with this environment's run-time types (for prompts)."""
+        return prompts.interface_text(self.spec)
+
+    @property
+    def budget(self) -> int:
+        return self.llm.budget
+
+    # -- scoring candidates ----------------------------------------------------------------
+    def evaluate(self, program: str) -> Evaluation:
+        """Score `program` on the train split in a sandbox (repeated programs are not rerun)."""
+        key = program_id(program)
+        cached = key in self._evaluations
+        evaluation = self._evaluations.get(key) or self.evaluator(program)
+        self._evaluations[key] = evaluation
+        self.trace.write(
+            "evaluation",
+            program_id=key,
+            cached=cached,
+            **evaluation.summary(),
+            error=None if evaluation.error is None else prompts.trim_error(evaluation.error, 1500),
+            first_mismatch=evaluation.first_mismatch,
+        )
+        self.log(
+            f"evaluation {key}: accuracy {evaluation.accuracy:.4f}"
+            + (" (raised)" if evaluation.buggy else "")
+            + (" (solved)" if evaluation.solved else "")
+        )
+        if self.best_evaluation is None or _better(evaluation, self.best_evaluation):
+            self.best_program, self.best_evaluation = program, evaluation
+        return evaluation
+
+    def evaluation_of(self, program: str) -> Evaluation | None:
+        """The evaluation of a program already scored in this job, if any."""
+        return self._evaluations.get(program_id(program))
+
+    # -- the shared prompts ----------------------------------------------------------------
+    def ask(self, messages: list[prompts.Message], purpose: str) -> str:
+        """Send `messages` and return the program in the answer."""
+        return extract_program(self.llm.complete(messages, purpose=purpose))
+
+    def generate(self) -> str:
+        """A program written from the description alone."""
+        return self.ask(prompts.generate_messages(self.description, self.interface), "generate")
+
+    def improve(self, program: str, evaluation: Evaluation) -> str:
+        """A corrected program, shown the first transition `program` gets wrong."""
+        if evaluation.first_mismatch is None:
+            raise CwmbError("improve needs a program that mispredicts a transition")
+        messages = prompts.improve_messages(
+            self.description, self.interface, program, evaluation.first_mismatch
+        )
+        return self.ask(messages, "improve")
+
+    def fix(self, program: str, evaluation: Evaluation) -> str:
+        """A corrected program, shown the error `program` raised."""
+        return self.ask(fix_request(self, program, evaluation), "fix")
+
+    def repair(self, program: str, evaluation: Evaluation) -> str:
+        """`fix` for a program that raises, else `improve`."""
+        if evaluation.buggy or evaluation.first_mismatch is None:
+            return self.fix(program, evaluation)
+        return self.improve(program, evaluation)
+
+
+def fix_request(task: Task, program: str, evaluation: Evaluation) -> list[prompts.Message]:
+    """The fix prompt for a buggy program (the error, and the input that raised it if known)."""
+    mismatch = evaluation.first_mismatch
+    trigger = mismatch if mismatch is not None and mismatch.get("error") else None
+    error = evaluation.error or "the program did not produce a valid prediction"
+    return prompts.fix_messages(task.description, task.interface, program, error, trigger)
+
+
+def _better(new: Evaluation, old: Evaluation) -> bool:
+    """Higher accuracy wins; at equal accuracy a program that never raises wins."""
+    if new.accuracy != old.accuracy:
+        return new.accuracy > old.accuracy
+    return old.buggy and not new.buggy
+
+
+# -- the registry ----------------------------------------------------------------------------
+
+_METHOD_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def module_name(method: str) -> str:
+    return method.replace("-", "_")
+
+
+def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def known_methods() -> list[str]:
+    """Every method `load_runner` can find: modules in `runners/` and registered entry points."""
+    names: set[str] = set()
+    try:
+        package = importlib.import_module(RUNNERS_PACKAGE)
+        names |= {
+            info.name.replace("_", "-")
+            for info in pkgutil.iter_modules(package.__path__)
+            if not info.name.startswith("_")
+        }
+    except ImportError:
+        pass
+    names |= set(_entry_points())
+    return sorted(names)
+
+
+def load_runner(method: str) -> Runner:
+    """The `run` function of METHOD; an unknown method is a CwmbError naming the known ones."""
+    if not _METHOD_NAME.match(method):
+        raise CwmbError(
+            f"invalid method name {method!r} (lowercase letters, digits, '-' and '_' only)"
+        )
+    target = f"{RUNNERS_PACKAGE}.{module_name(method)}"
+    try:
+        module = importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (target, RUNNERS_PACKAGE):
+            raise CwmbError(f"method {method!r} cannot be imported: {exc}") from exc
+        entry = _entry_points().get(method) or _entry_points().get(module_name(method))
+        if entry is None:
+            known = ", ".join(known_methods()) or "none"
+            raise CwmbError(f"unknown method {method!r}; known methods: {known}") from None
+        run = entry.load()
+    else:
+        run = getattr(module, "run", None)
+    if not callable(run):
+        raise CwmbError(f"method {method!r} has no function `run(task) -> str`")
+    return run

@@ -1,0 +1,299 @@
+"""The GIF-MCTS search (Dainese et al., NeurIPS 2024), rule by rule.
+
+One iteration = one selection from the root, one expansion (exactly one LLM call), one evaluation
+of the new program on the train split, and one backpropagation. The search stops when the budget
+of LLM calls is spent or as soon as a program is right on every train transition.
+
+Rules:
+- Nodes are programs. A generate child asks the LLM to continue its parent's partial program and
+  keeps the parent's lines plus the next L (=2) non-blank lines; the completed program is its
+  rollout, whose train accuracy is the node's value. Fewer than L new lines make the node terminal
+  (its program is complete: no more generate below it). Improve and fix children hold the
+  corrected program, cut the same way (parent's line count + L).
+- The root allows only generate. A healthy node allows generate and improve (a terminal one only
+  improve). Expanding an action adds a new untried action of the same type to the parent.
+- A program that raises is buggy; its only action is one fix. Its temporary value is
+  0.99 * fixes_left / f with f=3 (0.99, 0.66, 0.33, 0 after 0..3 failed fixes), shared by its
+  whole fix chain and never backpropagated (ancestors only count the visit). After f failed fixes
+  the chain is closed (value 0, no actions). When a fix succeeds, the chain takes the fixed
+  program's value.
+- Selection maximizes v + C * sqrt(ln N / (n_a + eps)), C=0.1, eps=1; N is the parent's visits
+  (the root starts with one), n_a the child's visits, or for an untried action the number of the
+  parent's expanded children of its type, whose v comes from the per-type value model
+  (values.py), clipped to [0, 1]. Ties are broken with the task's seeded RNG.
+- Discount 1: every node on the path receives the new node's value.
+The trace gets one "node" record per expansion and a final "tree" record."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cwmb import prompts
+from cwmb.llm.errors import BudgetExhausted
+from cwmb.program_parser import continue_partial, count_lines, extract_program, grow
+from cwmb.runner import Task, fix_request, program_id
+from runners.gif_mcts.tree import FIX, GENERATE, IMPROVE, ROOT, Node
+from runners.gif_mcts.values import ValueModel
+
+
+@dataclass(frozen=True)
+class Config:
+    lines_per_node: int = 2  # L
+    max_fixes: int = 3  # f
+    exploration: float = 0.1  # C
+    epsilon: float = 1.0
+    discount: float = 1.0
+    max_bug_value: float = 0.99
+    priors: Mapping[str, float] = field(
+        default_factory=lambda: {GENERATE: 0.5, IMPROVE: 0.55, FIX: 0.5}
+    )
+    prior_count: int = 2
+    weight_init: float = 0.5
+
+
+@dataclass
+class Option:
+    """A choice at a node during selection: an expanded child or an untried action type."""
+
+    child: Node | None
+    action: str
+    value: float
+    exploration: float
+    v_global: float | None = None
+    v_local: float | None = None
+
+    @property
+    def score(self) -> float:
+        return self.value + self.exploration
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "option": self.child.id if self.child is not None else f"new {self.action}",
+            "value": self.value,
+            "exploration": self.exploration,
+        }
+
+
+class GifMcts:
+    def __init__(self, task: Task, config: Config | None = None):
+        self.task = task
+        self.config = config or Config()
+        c = self.config
+        self.models = {
+            kind: ValueModel(c.priors[kind], c.prior_count, c.weight_init, c.weight_init)
+            for kind in (GENERATE, IMPROVE, FIX)
+        }
+        self.root = Node(id=0, parent=None, action=ROOT, visits=1, untried=[GENERATE])
+        self.nodes: list[Node] = [self.root]
+        self.best: Node | None = None
+        self.solved = False
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> str:
+        try:
+            while self.task.llm.left > 0 and not self.solved:
+                self.iterate()
+        except BudgetExhausted:
+            self.task.log("GIF-MCTS: the gateway reports the budget spent; stopping")
+        finally:
+            self.task.trace.write("tree", **self.summary(), nodes=[n.to_json() for n in self.nodes])
+        if self.best is not None:
+            return self.best.rollout
+        return self.task.best_program or ""
+
+    def iterate(self) -> Node:
+        path, chosen, scores = self.select()
+        parent = path[-1]
+        v_global = chosen.v_global if chosen.v_global is not None else 0.0
+        child = self.expand(parent, chosen.action)
+        model = self.models[chosen.action]
+        predicted = model.update(v_global, chosen.v_local, child.accuracy)
+        model.observe(child.accuracy)
+        self.backpropagate(path, child)
+        if chosen.action == FIX:
+            self.update_fix_chain(parent, child)
+        if self.best is None or _better(child, self.best):
+            self.best = child
+        self.solved = bool(child.evaluation and child.evaluation.solved)
+        self.task.trace.write(
+            "node",
+            **{k: v for k, v in child.to_json().items() if k not in ("children", "rollout")},
+            program_id=program_id(child.rollout),
+            options=[o.to_json() for o in scores],
+            value_model={
+                "action": chosen.action,
+                "v_global": v_global,
+                "v_local": chosen.v_local,
+                "predicted": predicted,
+                "target": child.accuracy,
+                **model.state(),
+            },
+            parent_untried=list(parent.untried),
+        )
+        self.task.log(
+            f"GIF-MCTS node {child.id}: {chosen.action} from {parent.id} at depth {child.depth}, "
+            f"accuracy {child.accuracy:.4f}"
+            + (f", buggy ({child.fixes_left} fixes left)" if child.buggy else "")
+            + (", terminal" if child.terminal else "")
+        )
+        return child
+
+    # -- selection -------------------------------------------------------------------------
+    def options(self, node: Node) -> list[Option]:
+        c = self.config
+        log_n = math.log(max(node.visits, 1))
+        found = [
+            Option(
+                child,
+                child.action,
+                child.value,
+                c.exploration * math.sqrt(log_n / (child.visits + c.epsilon)),
+            )
+            for child in node.children
+            if not child.exhausted()
+        ]
+        for action in node.untried:
+            v_global = self.models[action].global_value()
+            v_local = self.local_value(node, action)
+            value = min(1.0, max(0.0, self.models[action].predict(v_global, v_local)))
+            n_same = len(node.expanded_of(action))
+            bonus = c.exploration * math.sqrt(log_n / (n_same + c.epsilon))
+            found.append(Option(None, action, value, bonus, v_global, v_local))
+        return found
+
+    @staticmethod
+    def local_value(node: Node, action: str) -> float | None:
+        same = node.expanded_of(action)
+        return sum(c.value for c in same) / len(same) if same else None
+
+    def select(self) -> tuple[list[Node], Option, list[Option]]:
+        """Descend from the root to an untried action; return the path, the action's option and
+        the options seen at the last node."""
+        node = self.root
+        path = [node]
+        while True:
+            options = self.options(node)
+            if not options:  # cannot happen: only closed chains are exhausted and they are skipped
+                raise RuntimeError(f"GIF-MCTS: node {node.id} has nothing to select")
+            best = max(o.score for o in options)
+            tied = [o for o in options if o.score >= best - 1e-12]
+            chosen = tied[int(self.task.rng.integers(len(tied)))] if len(tied) > 1 else tied[0]
+            if chosen.child is None:
+                return path, chosen, options
+            node = chosen.child
+            path.append(node)
+
+    # -- expansion -------------------------------------------------------------------------
+    def request(self, parent: Node, action: str) -> list[prompts.Message]:
+        task = self.task
+        if action == GENERATE:
+            return prompts.generate_messages(task.description, task.interface, parent.program)
+        assert parent.evaluation is not None
+        if action == IMPROVE:
+            assert parent.evaluation.first_mismatch is not None
+            return prompts.improve_messages(
+                task.description, task.interface, parent.rollout, parent.evaluation.first_mismatch
+            )
+        return fix_request(task, parent.rollout, parent.evaluation)
+
+    def expand(self, parent: Node, action: str) -> Node:
+        c = self.config
+        answer = self.task.llm.complete(self.request(parent, action), purpose=action)
+        code = extract_program(answer)
+        full = continue_partial(parent.program, code) if action == GENERATE else code
+        state, added = grow(full, count_lines(parent.program), c.lines_per_node)
+        evaluation = self.task.evaluate(full)
+        child = Node(
+            id=len(self.nodes),
+            parent=parent,
+            action=action,
+            program=state,
+            rollout=full,
+            evaluation=evaluation,
+            depth=parent.depth + 1,
+            terminal=added < c.lines_per_node,
+            buggy=evaluation.buggy,
+        )
+        if child.buggy:
+            child.fixes_left = parent.fixes_left - 1 if action == FIX else c.max_fixes
+            child.chain = "open" if child.fixes_left > 0 else "closed"
+        else:
+            child.fixes_left = c.max_fixes
+        child.untried = self.allowed_actions(child)
+        parent.children.append(child)
+        if action == FIX:
+            parent.untried.remove(FIX)  # a buggy node gets a single fix
+        # (for generate and improve the parent keeps an untried action of that type: the
+        # expanded one is replaced by a new one)
+        self.nodes.append(child)
+        return child
+
+    def allowed_actions(self, node: Node) -> list[str]:
+        if node.buggy:
+            return [FIX] if node.fixes_left > 0 else []
+        can_improve = node.evaluation is not None and node.evaluation.first_mismatch is not None
+        actions = [] if node.terminal else [GENERATE]
+        return actions + ([IMPROVE] if can_improve else [])
+
+    # -- values ----------------------------------------------------------------------------
+    def bug_value(self, fixes_left: int) -> float:
+        c = self.config
+        return c.max_bug_value * fixes_left / c.max_fixes if c.max_fixes else 0.0
+
+    def backpropagate(self, path: list[Node], child: Node) -> None:
+        child.visits = 1
+        if child.buggy:
+            # The temporary value stays on the node; ancestors only count the visit.
+            child.value_sum = self.bug_value(child.fixes_left)
+            for node in path:
+                node.value_sum += node.value
+                node.visits += 1
+            return
+        value = child.accuracy
+        child.value_sum = value
+        for node in reversed(path):
+            value *= self.config.discount
+            node.value_sum += value
+            node.visits += 1
+
+    def update_fix_chain(self, parent: Node, child: Node) -> None:
+        chain = parent.fix_chain()
+        if not child.buggy:
+            for node in chain:
+                node.set_value(child.value)
+                node.chain = "resolved"
+        elif child.fixes_left > 0:
+            for node in chain:
+                node.set_value(self.bug_value(child.fixes_left))
+        else:
+            for node in [*chain, child]:
+                node.set_value(0.0)
+                node.untried.clear()
+                node.chain = "closed"
+
+    # -- reporting -------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        expanded = self.nodes[1:]
+        return {
+            "n_nodes": len(expanded),
+            "actions": dict(Counter(n.action for n in expanded)),
+            "max_depth": max((n.depth for n in expanded), default=0),
+            "buggy": sum(n.buggy for n in expanded),
+            "terminal": sum(n.terminal for n in expanded),
+            "best_node": None if self.best is None else self.best.id,
+            "best_accuracy": None if self.best is None else self.best.accuracy_raw(),
+            "solved": self.solved,
+            "llm_calls": self.task.llm.calls,
+            "value_models": {kind: m.state() for kind, m in self.models.items()},
+        }
+
+
+def _better(new: Node, old: Node) -> bool:
+    """Higher train accuracy wins; at equal accuracy a program that never raises wins."""
+    if new.accuracy_raw() != old.accuracy_raw():
+        return new.accuracy_raw() > old.accuracy_raw()
+    return old.buggy and not new.buggy
