@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from cwmb import registry
 from cwmb.errors import ProgramError
 from cwmb.registry import EnvSpec
 from cwmb.sandbox.select import BACKENDS
+from cwmb.trace import json_ready
 
 
 def add_env_option(parser: argparse.ArgumentParser) -> None:
@@ -58,19 +58,8 @@ def spec_of(env_id: str) -> EnvSpec:
     return registry.get(env_id)
 
 
-def json_safe(value: Any) -> Any:
-    """Strict-JSON copy: NaN and infinities (which a program may predict) become strings."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def print_json(data: Any) -> None:
-    json.dump(json_safe(data), sys.stdout, indent=2, allow_nan=False, default=str)
+    json.dump(json_ready(data), sys.stdout, indent=2, allow_nan=False, default=str)
     sys.stdout.write("\n")
 
 

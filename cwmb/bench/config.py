@@ -1,0 +1,84 @@
+"""What a bench runs: the matrix, the model, the budget, the planner preset, and its run id.
+
+The run id is derived from the settings, so running the same command again resumes the same
+results folder; pass `--run-id` to choose another."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cwmb import registry
+from cwmb.errors import CwmbError
+from cwmb.runner import known_methods, load_runner
+
+# Environments of `QUICK=1`: two cheap discrete ones and the cheapest continuous one.
+QUICK_ENVS = ["CliffWalking-v1", "CartPole-v1", "Pendulum-v1"]
+# The paper's budget is 50 LLM calls; the embedded model needs far less to show the pipeline.
+PAPER_BUDGET = 50
+DEFAULT_LOCAL_BUDGET = 4
+QUICK_BUDGET = 2
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    methods: list[str]
+    envs: list[str]
+    seeds: int
+    budget: int
+    model: str
+    model_base_url: str | None
+    preset: str
+    episodes: int | None  # planning episodes per job (None: the preset's)
+    isolation: str
+    cache: str
+    jobs: int
+    quick: bool
+    retry_failed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def matrix(self) -> list[tuple[str, str, int]]:
+        return [(m, e, s) for m in self.methods for e in self.envs for s in range(self.seeds)]
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that define a run's results (not how fast or how safely it is run)."""
+        data = asdict(self)
+        for key in ("isolation", "cache", "jobs", "retry_failed", "notes"):
+            data.pop(key)
+        return data
+
+    def run_id(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[
+            :8
+        ]
+        method = self.methods[0] if len(self.methods) == 1 else f"{len(self.methods)}methods"
+        model = re.sub(r"[^A-Za-z0-9.]+", "-", self.model.split("/", 1)[-1])
+        return f"{method}-{model}-b{self.budget}{'-quick' if self.quick else ''}-{digest}"
+
+
+def resolve_envs(names: list[str] | None, quick: bool) -> list[str]:
+    if names:
+        for name in names:
+            registry.get(name)  # one clear error for an unknown id, before any work
+        return names
+    available = [e for e in registry.env_ids() if registry.get(e).datasets]
+    if quick:
+        return [e for e in QUICK_ENVS if e in available]
+    return available
+
+
+def resolve_methods(names: list[str]) -> list[str]:
+    for name in names:
+        load_runner(name)  # raises a CwmbError listing the known methods
+    if not names:
+        raise CwmbError(f"give a method: one of {', '.join(known_methods())}")
+    return names
+
+
+def default_budget(model: str, quick: bool) -> int:
+    if quick:
+        return QUICK_BUDGET
+    return DEFAULT_LOCAL_BUDGET if model.startswith("local/") else PAPER_BUDGET

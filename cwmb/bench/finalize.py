@@ -1,0 +1,92 @@
+"""After a job: the host scores its program on both splits and plans with it, in a fresh sandbox
+that holds only the program. The host sends states and actions and compares the answers itself;
+the true environment never leaves the host."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cwmb.dataset import load_split
+from cwmb.errors import CwmbError
+from cwmb.evaluation import predict, program_formats
+from cwmb.planning.episodes import ProgramPolicy, normalized_return, run_episodes
+from cwmb.planning.presets import Preset
+from cwmb.registry import EnvSpec
+from cwmb.sandbox.base import Executor, SandboxError
+from cwmb.scoring import failed, score
+
+SPLITS = ("train", "heldout")
+
+
+@dataclass
+class Finalized:
+    splits: dict[str, dict[str, Any]]
+    planning: dict[str, Any] | None
+    scoring_s: float
+    planning_s: float
+    error: str | None = None
+
+
+def finalize(
+    spec: EnvSpec,
+    program: str,
+    executor: Executor,
+    preset: Preset,
+    episodes: int | None,
+    progress: Callable[[str], None] | None = None,
+) -> Finalized:
+    datasets = {split: load_split(spec, split) for split in SPLITS}
+    start = time.perf_counter()
+    if not program.strip():
+        splits = {
+            s: failed(d, "the method returned no program").to_dict() for s, d in datasets.items()
+        }
+        return Finalized(splits, None, 0.0, 0.0, "the method returned no program")
+    try:
+        session = executor.open(program, program_formats(spec))
+    except SandboxError as exc:
+        splits = {s: failed(d, str(exc)).to_dict() for s, d in datasets.items()}
+        return Finalized(splits, None, time.perf_counter() - start, 0.0, str(exc))
+    with session:
+        try:
+            splits = {s: score(spec, d, predict(session, d)).to_dict() for s, d in datasets.items()}
+        except SandboxError as exc:
+            splits = {s: failed(d, str(exc)).to_dict() for s, d in datasets.items()}
+            return Finalized(splits, None, time.perf_counter() - start, 0.0, str(exc))
+        scoring_s = time.perf_counter() - start
+        if progress:
+            progress("planning")
+        start = time.perf_counter()
+        planning = plan_with(spec, session, preset, episodes)
+    return Finalized(splits, planning, scoring_s, time.perf_counter() - start)
+
+
+def plan_with(spec: EnvSpec, session: Any, preset: Preset, episodes: int | None) -> dict[str, Any]:
+    """Planning episodes with the program; a program that breaks the planner gets no return."""
+    random = spec.baseline(preset.name, "random")
+    oracle = spec.baseline(preset.name, "oracle")
+    base = {"preset": preset.name, "random": random, "oracle": oracle}
+    try:
+        results = run_episodes(spec, ProgramPolicy(spec, preset, session), "cwm", preset, episodes)
+    except (SandboxError, CwmbError) as exc:
+        return {
+            **base,
+            "episodes": 0,
+            "returns": [],
+            "mean": None,
+            "std": None,
+            "normalized_return": None,
+            "error": str(exc)[-2000:],
+        }
+    return {
+        **base,
+        "episodes": len(results.returns),
+        "returns": results.returns,
+        "mean": results.mean,
+        "std": results.std,
+        "normalized_return": normalized_return(results.mean, random, oracle),
+        "error": None,
+    }

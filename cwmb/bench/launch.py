@@ -1,0 +1,204 @@
+"""Starting one job — `cwmb job` — in a container from the project image, or as a local process.
+
+A job container gets exactly three things from the host: the train split (read-only), its output
+folder, and the folder holding the LLM gateway's Unix socket; its environment holds only the
+gateway address, its token and the model id. No network, read-only root, no capabilities, an
+unprivileged user, memory/process/CPU limits. The reference programs in the image are blanked for
+every method except `oracle`, whose whole point is to return them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cwmb.errors import CwmbError
+from cwmb.sandbox import docker_backend
+
+JOB_SOCKET_DIR = "/run/cwmb-llm"
+JOB_LABEL = "cwmb.job"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    method: str
+    env: str
+    seed: int
+    budget: int
+    out_dir: Path
+    train_path: Path
+    job_env: Callable[[str | None], dict[str, str]]  # socket path inside the job -> environment
+    socket_dir: Path | None
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    exit_code: int | None  # None: killed at the time limit
+    output_tail: str
+
+
+class JobLauncher(Protocol):
+    name: str
+    note: str
+
+    def run(self, job: JobSpec) -> LaunchResult: ...
+
+
+def job_arguments(job: JobSpec, out: str, train: str) -> list[str]:
+    return [
+        "job",
+        "--method",
+        job.method,
+        "--env",
+        job.env,
+        "--seed",
+        str(job.seed),
+        "--budget",
+        str(job.budget),
+        "--out",
+        out,
+        "--train",
+        train,
+    ]
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float, kill: Callable[[], None]) -> LaunchResult:
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+        return LaunchResult(proc.returncode, output.decode(errors="replace")[-4000:])
+    except subprocess.TimeoutExpired:
+        kill()
+        output, _ = proc.communicate()
+        return LaunchResult(None, output.decode(errors="replace")[-4000:])
+
+
+class ProcessLauncher:
+    name = "process"
+    note = (
+        "jobs run as local processes: they cannot reach the API key, but nothing stops a "
+        "hostile method from reading files on this machine — use Docker for untrusted methods"
+    )
+
+    def run(self, job: JobSpec) -> LaunchResult:
+        command = [
+            sys.executable,
+            "-m",
+            "cwmb.cli",
+            *job_arguments(job, str(job.out_dir), str(job.train_path)),
+        ]
+        proc = subprocess.Popen(
+            command,
+            env=job.job_env(None),
+            cwd=job.out_dir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        try:
+            return _wait(proc, job.timeout_s, kill)
+        finally:
+            kill()  # nothing a job started may outlive it
+
+
+class DockerLauncher:
+    name = "docker"
+    note = "each job runs in its own container (no network, read-only, unprivileged)"
+
+    def __init__(self, image: str | None = None, memory_mb: int = 6144, cpus: float = 1.0):
+        problem = docker_backend.docker_problem(image)
+        if problem:
+            raise CwmbError(f"cannot run jobs in Docker: {problem}")
+        self.image = image or docker_backend.image_name()
+        self.image_id = docker_backend.image_id(self.image) or self.image
+        self.memory_mb = memory_mb
+        self.cpus = cpus
+
+    def _user(self, out_dir: Path) -> str:
+        if os.getuid() == 0:  # as root, hand the output folder to the image's unprivileged user
+            uid, gid = (int(x) for x in docker_backend.SANDBOX_USER.split(":"))
+            os.chown(out_dir, uid, gid)
+            return docker_backend.SANDBOX_USER
+        return f"{os.getuid()}:{os.getgid()}"
+
+    def command(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
+        docker = shutil.which("docker") or "docker"
+        args = [
+            docker, "run", "--rm", "--name", name, "--label", JOB_LABEL,
+            "--network", "none", "--read-only", "--ipc", "private",
+            "--tmpfs", "/tmp:rw,nosuid,nodev,size=512m,mode=1777",
+            "--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m",
+            "--pids-limit", "512", "--cpus", str(self.cpus),
+            "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--user", self._user(job.out_dir), "--workdir", "/tmp",
+            "--env-file", str(env_file),
+            "--volume", f"{job.train_path.resolve()}:/data/train.npz:ro",
+            "--volume", f"{job.out_dir.resolve()}:/out:rw",
+        ]  # fmt: skip
+        if job.socket_dir is not None:
+            args += ["--volume", f"{job.socket_dir}:{JOB_SOCKET_DIR}:rw"]
+        if job.method != "oracle":
+            for path in docker_backend._hidden_files(self.image_id):
+                args += ["--volume", f"/dev/null:{path}:ro"]
+        return [
+            *args,
+            "--entrypoint",
+            "python",
+            self.image_id,
+            "-m",
+            "cwmb.cli",
+            *job_arguments(job, "/out", "/data/train.npz"),
+        ]
+
+    def run(self, job: JobSpec) -> LaunchResult:
+        name = f"cwmb-job-{uuid.uuid4().hex[:12]}"
+        socket = f"{JOB_SOCKET_DIR}/llm.sock" if job.socket_dir is not None else None
+        with tempfile.TemporaryDirectory(prefix="cwmb-jobenv-") as tmp:
+            env_file = Path(tmp) / "env"  # the token travels in a 0600 file, not on a command line
+            env_file.write_text(
+                "".join(f"{k}={v}\n" for k, v in job.job_env(socket).items() if k != "PATH")
+            )
+            os.chmod(env_file, 0o600)
+            proc = subprocess.Popen(
+                self.command(job, name, env_file),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+
+            def kill() -> None:
+                subprocess.run(
+                    [shutil.which("docker") or "docker", "rm", "--force", name],
+                    capture_output=True,
+                    check=False,
+                    timeout=60,
+                )
+
+            try:
+                return _wait(proc, job.timeout_s, kill)
+            finally:
+                kill()
+
+
+def get_launcher(isolation: str) -> JobLauncher:
+    """`docker` when asked or when an engine and the image are there (auto); else `process`."""
+    if isolation == "process":
+        return ProcessLauncher()
+    if isolation == "docker" or docker_backend.docker_problem() is None:
+        return DockerLauncher()
+    return ProcessLauncher()

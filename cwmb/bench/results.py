@@ -1,0 +1,156 @@
+"""The results folder of a run: layout, job states, atomic writes, manifest and summary.csv.
+
+A job is finished when its `score.json` exists; it is written last and atomically, so a bench
+killed at any moment leaves either a finished job or a folder that the next run clears and redoes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cwmb.dataset import atomic_write_bytes
+
+SUMMARY_COLUMNS = [
+    "method",
+    "env",
+    "kind",
+    "seed",
+    "status",
+    "train_accuracy",
+    "heldout_accuracy",
+    "train_state_accuracy",
+    "train_reward_accuracy",
+    "train_done_accuracy",
+    "heldout_state_accuracy",
+    "heldout_reward_accuracy",
+    "heldout_done_accuracy",
+    "train_solved",
+    "heldout_solved",
+    "return_mean",
+    "return_std",
+    "normalized_return",
+    "random_return",
+    "oracle_return",
+    "llm_calls",
+    "tokens_in",
+    "tokens_out",
+    "job_s",
+    "llm_s",
+    "scoring_s",
+    "planning_s",
+    "error",
+]
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(
+        path, (json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+    )
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    root: Path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def summary_path(self) -> Path:
+        return self.root / "summary.csv"
+
+    def job_dir(self, method: str, env: str, seed: int) -> Path:
+        return self.root / method / env / f"seed{seed}"
+
+    def score_path(self, method: str, env: str, seed: int) -> Path:
+        return self.job_dir(method, env, seed) / "score.json"
+
+    def read_score(self, method: str, env: str, seed: int) -> dict[str, Any] | None:
+        path = self.score_path(method, env, seed)
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())  # type: ignore[no-any-return]
+        except (OSError, json.JSONDecodeError):
+            return None  # unreadable means unfinished: the job is redone
+
+    def needs_run(self, method: str, env: str, seed: int, retry_failed: bool) -> bool:
+        score = self.read_score(method, env, seed)
+        if score is None:
+            return True
+        return retry_failed and score.get("status") != "ok"
+
+    def prepare_job(self, method: str, env: str, seed: int) -> Path:
+        """An empty folder for a job that runs now (leftovers of an interrupted try are removed)."""
+        path = self.job_dir(method, env, seed)
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir(parents=True)
+        return path
+
+    def scores(self) -> list[dict[str, Any]]:
+        found = []
+        for path in sorted(self.root.glob("*/*/seed*/score.json")):
+            try:
+                found.append(json.loads(path.read_text()))
+            except (OSError, json.JSONDecodeError):
+                continue
+        return found
+
+    def write_summary(self) -> None:
+        """summary.csv from every finished job (rewritten only when its content changes)."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        rows = sorted(
+            (summary_row(s) for s in self.scores()),
+            key=lambda r: (r["method"], r["env"], int(r["seed"])),
+        )
+        writer.writerows(rows)
+        data = buffer.getvalue().encode()
+        if not self.summary_path.is_file() or self.summary_path.read_bytes() != data:
+            atomic_write_bytes(self.summary_path, data)
+
+
+def summary_row(score: dict[str, Any]) -> dict[str, Any]:
+    splits = score.get("splits") or {}
+    planning = score.get("planning") or {}
+    timings = score.get("timings") or {}
+    row: dict[str, Any] = {
+        key: score.get(key)
+        for key in (
+            "method",
+            "env",
+            "kind",
+            "seed",
+            "status",
+            "llm_calls",
+            "tokens_in",
+            "tokens_out",
+            "error",
+        )
+    }
+    for split in ("train", "heldout"):
+        entry = splits.get(split) or {}
+        row[f"{split}_accuracy"] = entry.get("accuracy")
+        row[f"{split}_solved"] = entry.get("solved")
+        for part in ("state", "reward", "done"):
+            row[f"{split}_{part}_accuracy"] = entry.get(f"{part}_accuracy")
+    row.update(
+        return_mean=planning.get("mean"),
+        return_std=planning.get("std"),
+        normalized_return=planning.get("normalized_return"),
+        random_return=planning.get("random"),
+        oracle_return=planning.get("oracle"),
+    )
+    for key in ("job_s", "llm_s", "scoring_s", "planning_s"):
+        row[key] = timings.get(key)
+    if isinstance(row.get("error"), str):
+        row["error"] = row["error"].strip().splitlines()[-1][:300] if row["error"].strip() else None
+    return row
