@@ -32,6 +32,7 @@ NOTICE = (
     "(--model openai/NAME [--model-base-url URL]) for meaningful results."
 )
 N_CTX_ENV = "CWMB_LOCAL_N_CTX"
+THREADS_ENV = "CWMB_LOCAL_THREADS"
 DEFAULT_N_CTX = 8192
 CODE_FENCE = "```"
 CODE_OPENING = "```python\n"
@@ -124,6 +125,16 @@ def weights_path() -> Path:
     return target
 
 
+def default_threads() -> int:
+    """$CWMB_LOCAL_THREADS, else half the cores (at most 4). llama.cpp's threads wait for each
+    other at every step, so on a machine busy with sandboxes and planners a thread per core
+    collapses throughput (measured here: 2 threads fell to ~3 tokens/s where 1 kept ~20)."""
+    explicit = os.environ.get(THREADS_ENV)
+    if explicit:
+        return max(1, int(explicit))
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
+
+
 class LocalModel:
     """Loads the GGUF once; `generate` is serialized because a llama.cpp context is not shareable
     between threads."""
@@ -145,7 +156,7 @@ class LocalModel:
         self._llm = Llama(
             model_path=str(weights_path()),
             n_ctx=n_ctx,
-            n_threads=n_threads or max(1, min(4, os.cpu_count() or 1)),
+            n_threads=n_threads or default_threads(),
             verbose=False,
         )
         self.n_ctx = n_ctx
