@@ -15,8 +15,10 @@ QUICK ?=
 OUT ?= results
 JOBS ?= 1
 PYTEST_ARGS ?=
+ISOLATION ?=
+RUN_DIR ?=
 
-.PHONY: setup setup-local test test-fast lint format perf image bench report verify collect baselines clean
+.PHONY: setup setup-local test test-fast lint format perf image image-if-docker bench report verify collect baselines clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -51,6 +53,21 @@ format: setup
 
 perf: setup-local
 	$(RUN) python -m cwmb.perf
+
+# The main job. Builds the project image first when a Docker engine answers.
+bench: setup-local image-if-docker
+	$(RUN) cwmb bench --method $(METHOD) --seeds $(SEEDS) --jobs $(JOBS) --out $(OUT) \
+		$(if $(ENVS),--envs $(ENVS)) $(if $(BUDGET),--budget $(BUDGET)) \
+		$(if $(MODEL),--model $(MODEL)) $(if $(MODEL_BASE_URL),--model-base-url $(MODEL_BASE_URL)) \
+		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION))
+
+# The report of RUN (default: the newest run under $(OUT)).
+report: setup
+	$(RUN) cwmb report $(if $(RUN_DIR),$(RUN_DIR),$$(ls -td $(OUT)/*/ | head -n 1))
+
+image-if-docker:
+	@if docker info >/dev/null 2>&1; then $(MAKE) image; \
+	else echo "no Docker engine: jobs will run as local processes (weaker isolation)"; fi
 
 verify: setup
 	$(RUN) cwmb verify

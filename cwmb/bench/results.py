@@ -76,7 +76,7 @@ class RunFolder:
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
+            return dict(json.loads(path.read_text()))
         except (OSError, json.JSONDecodeError):
             return None  # unreadable means unfinished: the job is redone
 

@@ -107,9 +107,11 @@ class Bench:
         executor = get_executor(config.isolation, quiet=True)
         if launcher.name != "docker":
             print(f"cwmb: WARNING: {launcher.note}", file=sys.stderr)
-        image = getattr(launcher, "image_id", None)
-        write_manifest(self.folder, config, launcher, executor, image)
         todo = self.pending()
+        if todo or not self.folder.manifest_path.is_file():  # a finished run is left untouched
+            write_manifest(
+                self.folder, config, launcher, executor, getattr(launcher, "image_id", None)
+            )
         total = len(config.matrix())
         print(
             f"cwmb bench: run {self.folder.root} — {total - len(todo)} of {total} jobs already done, "
