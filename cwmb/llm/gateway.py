@@ -314,13 +314,16 @@ class Gateway:
             # The occurrence is taken now, in arrival order, before anything can interleave.
             slot = self.cache.slot(body, scope=job.job_id)
             try:
-                reply = await asyncio.to_thread(self.cache.lookup, slot)
+                # Inline: a WAL read never waits for writers, and a hit should cost no thread hop.
+                reply = self.cache.lookup(slot)
             except ReplayMiss as exc:
                 raise HttpError(409, str(exc), REPLAY_MISS_CODE) from None
             hit = reply is not None
             if reply is None:
                 reply = await self.backend.complete(body)
-                reply = await asyncio.to_thread(self.cache.store, slot, reply)
+                if self.cache.mode is CacheMode.READ_WRITE:
+                    # A write may queue behind another process's transaction: off the event loop.
+                    reply = await asyncio.to_thread(self.cache.store, slot, reply)
         except HttpError as exc:
             if charged is not None:  # a failed call does not use up the budget
                 with self._jobs_lock:

@@ -212,3 +212,22 @@ class ScriptedLLM:
                 self._send(status, payload, headers)
 
         return Handler
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve a fixed answer until standard input closes; print the base URL first.
+    For benchmarks that want the upstream in a process of its own."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="a scripted OpenAI-compatible server")
+    parser.add_argument("--reply", default="ok", help="the answer to every request")
+    args = parser.parse_args(argv)
+    with ScriptedLLM(lambda request: args.reply) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
