@@ -167,3 +167,12 @@ def test_import_rejects_records_whose_key_does_not_match(tmp_path: Path) -> None
         dst.import_jsonl([json.dumps(record)])
     with LlmCache(tmp_path / "b.sqlite") as dst, pytest.raises(CwmbError, match="line 2: not JSON"):
         dst.import_jsonl(["", "{oops"])
+
+
+def test_a_file_that_is_not_a_cache_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "llm-cache.sqlite"
+    bad.write_text("not a database at all, just text" * 100)
+    with pytest.raises(CwmbError, match="cannot open the LLM cache"):
+        LlmCache(bad)
+    with pytest.raises(CwmbError, match="cannot open the LLM cache"):
+        LlmCache(bad, CacheMode.REPLAY)

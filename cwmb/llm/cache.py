@@ -143,12 +143,17 @@ class LlmCache:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = {}
         self._db: sqlite3.Connection | None = None
+        # Lookups get their own connection and lock, so a hit never waits behind a write that
+        # is queued on another process's transaction (WAL readers do not wait for writers).
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
         if self.mode is not CacheMode.OFF:
             self._db = self._connect(self.path, create=self.mode is CacheMode.READ_WRITE)
+            self._reader = self._connect(self.path, create=False, schema=False)
 
     # -- connection -------------------------------------------------------------------------
     @staticmethod
-    def _connect(path: Path, create: bool) -> sqlite3.Connection:
+    def _connect(path: Path, create: bool, schema: bool = True) -> sqlite3.Connection:
         if not create and not path.exists():
             raise CwmbError(
                 f"no LLM cache at {path} to replay from (set {CACHE_DIR_ENV} or import one with "
@@ -159,16 +164,8 @@ class LlmCache:
             # isolation_level=None: we issue BEGIN ourselves; timeout waits on other writers.
             db = sqlite3.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA busy_timeout = 60000")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
-            # Statements one by one: executescript() would commit outside our transaction.
-            with _transaction(db):
-                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
-                    db.execute(statement)
-                db.execute(
-                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema', ?)",
-                    (SCHEMA_VERSION,),
-                )
+            if schema:
+                LlmCache._ensure_schema(db)
             version = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise CwmbError(f"cannot open the LLM cache at {path}: {exc}") from exc
@@ -178,11 +175,25 @@ class LlmCache:
             )
         return db
 
+    @staticmethod
+    def _ensure_schema(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        # Statements one by one: executescript() would commit outside our transaction.
+        with _transaction(db):
+            for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                db.execute(statement)
+            db.execute(
+                "INSERT OR IGNORE INTO meta(name, value) VALUES ('schema', ?)",
+                (SCHEMA_VERSION,),
+            )
+
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        with self._lock, self._read_lock:
+            for db in (self._db, self._reader):
+                if db is not None:
+                    db.close()
+            self._db = self._reader = None
 
     def __enter__(self) -> LlmCache:
         return self
@@ -208,15 +219,13 @@ class LlmCache:
         """The stored answer, None on a miss in read-write/off mode; ReplayMiss in replay mode."""
         if self.mode is CacheMode.OFF:
             return None
-        with self._lock:
-            row = (
-                self._conn()
-                .execute(
-                    "SELECT reply FROM answers WHERE scope = ? AND key = ? AND occurrence = ?",
-                    (slot.scope, slot.key, slot.occurrence),
-                )
-                .fetchone()
-            )
+        with self._read_lock:
+            if self._reader is None:
+                raise CwmbError(f"the LLM cache at {self.path} is closed")
+            row = self._reader.execute(
+                "SELECT reply FROM answers WHERE scope = ? AND key = ? AND occurrence = ?",
+                (slot.scope, slot.key, slot.occurrence),
+            ).fetchone()
         if row is not None:
             return Reply.from_json(json.loads(row[0]))
         if self.mode is CacheMode.REPLAY:

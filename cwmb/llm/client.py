@@ -17,9 +17,11 @@ from typing import Any, cast
 import httpx
 import openai
 
-from cwmb.llm.errors import ERROR_BY_CODE, LlmError
+from cwmb.llm.errors import ERROR_BY_CODE, BudgetExhausted, LlmError, ReplayMiss
 from cwmb.llm.models import MODEL_ENV
 from cwmb.llm.wire import Json, error_code, error_message
+
+__all__ = ["BudgetExhausted", "Completion", "LlmClient", "LlmError", "ReplayMiss", "Sampling"]
 
 SOCKET_ENV = "CWMB_LLM_SOCKET"
 URL_ENV = "CWMB_LLM_URL"
