@@ -301,3 +301,28 @@ def test_client_defaults_and_overrides(scripted_llm) -> None:
 def test_from_environment_needs_a_gateway() -> None:
     with pytest.raises(LlmError, match="no LLM gateway for this job"):
         LlmClient.from_environment({})
+
+
+def test_cost_counts_live_calls_at_the_given_prices(
+    scripted_llm, job_client, tmp_path: Path
+) -> None:
+    from cwmb.errors import CwmbError
+    from cwmb.llm.gateway import Prices
+
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500}
+    scripted_llm.script([{"content": "a", "usage": usage}])
+    prices = Prices.from_env({"CWMB_PRICE_PER_MTOK": "2.5,10"})
+    assert prices == Prices(2.5, 10.0)
+    path = tmp_path / "c.sqlite"
+    with LlmCache(path) as cache, gateway(scripted_llm, cache, prices=prices) as gw:
+        job_client(gw, "j").complete(HELLO)
+    assert gw.usage()["j"]["cost_usd"] == pytest.approx(0.0025 + 0.005)
+    with (
+        LlmCache(path, CacheMode.REPLAY) as cache,
+        gateway(scripted_llm, cache, prices=prices) as gw,
+    ):
+        job_client(gw, "j").complete(HELLO)
+    assert gw.usage()["j"]["cost_usd"] == 0.0  # a cache hit is free
+    assert Prices.from_env({}) is None
+    with pytest.raises(CwmbError, match="CWMB_PRICE_PER_MTOK"):
+        Prices.from_env({"CWMB_PRICE_PER_MTOK": "cheap"})

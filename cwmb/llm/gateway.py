@@ -46,9 +46,39 @@ from cwmb.llm.upstream import RetryPolicy, Timeouts, UpstreamBackend
 from cwmb.llm.wire import HttpError, Json, Reply, completion_body
 
 SOCKET_NAME = "llm.sock"
+PRICE_ENV = "CWMB_PRICE_PER_MTOK"
 START_TIMEOUT_S = 15.0
 # Variables a job may inherit from the host; everything else (keys above all) stays behind.
 JOB_ENV_PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars per million tokens, to count what a run costs (the user supplies them:
+    prices change too often to ship a table)."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+    def cost(self, reply: Reply) -> float:
+        return (
+            reply.prompt_tokens * self.input_per_mtok
+            + reply.completion_tokens * self.output_per_mtok
+        ) / 1e6
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Prices | None:
+        """From CWMB_PRICE_PER_MTOK="IN,OUT" (for example "2.5,10"), if set."""
+        text = (os.environ if env is None else env).get(PRICE_ENV, "").strip()
+        if not text:
+            return None
+        try:
+            given, taken = (float(x) for x in text.split(","))
+        except ValueError:
+            raise CwmbError(
+                f'{PRICE_ENV} must be "INPUT,OUTPUT" dollars per million tokens, got {text!r}'
+            ) from None
+        return cls(given, taken)
 
 
 class Backend(Protocol):
@@ -116,6 +146,7 @@ class CallRecord:
     cache_hit: bool
     time: float
     error: str | None = None
+    cost_usd: float = 0.0  # live calls only, at the run's prices; a cache hit costs nothing
 
 
 def job_environment(
@@ -155,8 +186,10 @@ class Gateway:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         log_path: str | os.PathLike[str] | None = None,
+        prices: Prices | None = None,
     ):
         self.spec = spec
+        self.prices = prices
         self.cache = cache or LlmCache(mode=CacheMode.OFF)
         self.backend: Backend = (
             LocalBackend(spec)
@@ -206,25 +239,21 @@ class Gateway:
     def usage(self) -> dict[str, Json]:
         """Per job: calls, cache hits, tokens, budget and calls used."""
         out: dict[str, Json] = {}
+
+        def blank() -> Json:
+            return dict(calls=0, cache_hits=0, prompt_tokens=0, completion_tokens=0, cost_usd=0.0)
+
         with self._jobs_lock:
             for job in self._jobs.values():
-                out[job.job_id] = {
-                    "budget": job.budget,
-                    "used": job.used,
-                    "calls": 0,
-                    "cache_hits": 0,
-                    "prompt_tokens": 0,
-                    "completion_tokens": 0,
-                }
+                out[job.job_id] = {"budget": job.budget, "used": job.used, **blank()}
         for rec in list(self.calls):
-            entry = out.setdefault(
-                rec.job, {"calls": 0, "cache_hits": 0, "prompt_tokens": 0, "completion_tokens": 0}
-            )
+            entry = out.setdefault(rec.job, blank())
             if rec.status == 200:
                 entry["calls"] += 1
                 entry["cache_hits"] += int(rec.cache_hit)
                 entry["prompt_tokens"] += rec.prompt_tokens
                 entry["completion_tokens"] += rec.completion_tokens
+                entry["cost_usd"] += rec.cost_usd
         return out
 
     def warm(self) -> None:
@@ -373,6 +402,7 @@ class Gateway:
             status=status,
             prompt_tokens=reply.prompt_tokens if reply else 0,
             completion_tokens=reply.completion_tokens if reply else 0,
+            cost_usd=self.prices.cost(reply) if reply and self.prices and not hit else 0.0,
             latency_ms=round((time.perf_counter() - start) * 1000, 3),
             cache_hit=hit,
             time=time.time(),
