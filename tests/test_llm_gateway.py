@@ -326,3 +326,17 @@ def test_cost_counts_live_calls_at_the_given_prices(
     assert Prices.from_env({}) is None
     with pytest.raises(CwmbError, match="CWMB_PRICE_PER_MTOK"):
         Prices.from_env({"CWMB_PRICE_PER_MTOK": "cheap"})
+
+
+def test_a_failed_call_leaves_no_hole_in_the_recording(
+    scripted_llm, job_client, tmp_path: Path
+) -> None:
+    scripted_llm.script([failing(400, "transient refusal"), "second try"])
+    path = tmp_path / "c.sqlite"
+    with LlmCache(path) as cache, gateway(scripted_llm, cache) as gw:
+        client = job_client(gw)
+        with pytest.raises(LlmError):
+            client.complete(HELLO)
+        assert client.complete(HELLO).text == "second try"
+    with LlmCache(path, CacheMode.REPLAY) as cache, gateway(scripted_llm, cache) as gw:
+        assert job_client(gw).complete(HELLO).text == "second try"

@@ -215,6 +215,13 @@ class LlmCache:
             self._counts[(scope, key)] = n + 1
         return Slot(scope, key, n, request)
 
+    def release(self, slot: Slot) -> None:
+        """Give back the occurrence of a call that got no answer, so that the call which takes
+        its place (usually the job's retry) is recorded where a replay will look for it."""
+        with self._lock:
+            if self._counts.get((slot.scope, slot.key)) == slot.occurrence + 1:
+                self._counts[(slot.scope, slot.key)] = slot.occurrence
+
     def lookup(self, slot: Slot) -> Reply | None:
         """The stored answer, None on a miss in read-write/off mode; ReplayMiss in replay mode."""
         if self.mode is CacheMode.OFF:

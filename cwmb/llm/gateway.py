@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from cwmb.errors import CwmbError
-from cwmb.llm.cache import CacheMode, LlmCache
+from cwmb.llm.cache import CacheMode, LlmCache, Slot
 from cwmb.llm.client import CACHE_HEADER, CALLS_LEFT_HEADER, SOCKET_ENV, TOKEN_ENV, URL_ENV
 from cwmb.llm.errors import BUDGET_CODE, REPLAY_MISS_CODE, LlmError, ReplayMiss
 from cwmb.llm.models import MODEL_ENV, ModelSpec, resolve_upstream
@@ -326,6 +326,7 @@ class Gateway:
         start = time.perf_counter()
         job_id, left, charged = "?", None, None
         job: Job | None = None
+        slot: Slot | None = None
         try:
             job = self._job_of(request)
             job_id = job.job_id
@@ -354,13 +355,18 @@ class Gateway:
                     # A write may queue behind another process's transaction: off the event loop.
                     reply = await asyncio.to_thread(self.cache.store, slot, reply)
         except HttpError as exc:
-            if charged is not None:  # a failed call does not use up the budget
+            # A failed call uses up neither the budget nor an occurrence in the cache.
+            if slot is not None:
+                self.cache.release(slot)
+            if charged is not None:
                 with self._jobs_lock:
                     charged.used -= 1
                     left = charged.left()
             self._record(job_id, exc.status, None, False, start, exc.message)
             return self._error(exc, left)
         except Exception as exc:  # a gateway bug must not hang the job: answer 500 and log
+            if slot is not None:
+                self.cache.release(slot)
             if charged is not None:
                 with self._jobs_lock:
                     charged.used -= 1
