@@ -1,0 +1,138 @@
+"""The report's content, independent of its output format: the run's facts, then sections holding
+text, tables and figures. `markdown.py` and `html.py` render it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from analysis import paper
+from analysis.figures import SavedFigure
+from analysis.load import Run
+from analysis.table import Table
+
+EMBEDDED_MODEL_PREFIX = "local/"
+EMBEDDED_MODEL_NOTE = (
+    "This run used the embedded default model, a small base model that shows the pipeline works "
+    "on any machine. Its numbers say nothing about what code world models can do: use a real "
+    "model for results."
+)
+HOW_TO_READ = (
+    "Accuracy is the share of recorded transitions a program predicts right (next state, reward "
+    "and done; see DESIGN.md), on the train split a method could test against and on a held-out "
+    "split it never saw. R, the normalized return, is (R_cwm − R_random) / (R_oracle − R_random): "
+    "0 is no better than acting at random, 1 is as good as the same planner using the true "
+    "environment. Numbers beside ours marked “paper” are the seed paper's published results: same "
+    "environments and metrics, but the paper's LLM, budget and planner settings."
+)
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    text: list[str] = field(default_factory=list)
+    items: list[Table | SavedFigure] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    title: str
+    facts: list[tuple[str, str]]
+    alerts: list[str]  # shown prominently (embedded model, weak isolation, warnings)
+    sections: list[Section]
+
+
+def run_facts(run: Run) -> list[tuple[str, str]]:
+    """The run's settings from its manifest, as (label, value) text pairs."""
+    m = run.manifest
+    jobs = run.jobs
+    status = jobs["status"].value_counts().to_dict()
+    facts = [
+        ("Run", run.run_id),
+        ("Created", _text(m.get("created"))),
+        ("Model", _text(m.get("model"))),
+        ("Model endpoint", _text(m.get("model_base_url"))),
+        ("Methods", ", ".join(run.methods)),
+        ("Environments", ", ".join(run.envs)),
+        ("Seeds", _text(m.get("seeds"), ", ".join(str(s) for s in sorted(jobs["seed"].unique())))),
+        ("LLM budget per job", _text(m.get("budget"))),
+        ("Planner preset", _text(run.preset)),
+        ("Jobs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))),
+        ("Isolation", _text(m.get("isolation"))),
+        ("LLM cache", _text(m.get("cache_mode"))),
+        ("Quick subset", _text(m.get("quick"))),
+        ("Git commit", _text(m.get("git_commit"))),
+        ("Image digest", _text(m.get("image_digest"))),
+    ]
+    versions = m.get("versions")
+    if isinstance(versions, dict) and versions:
+        facts.append(("Versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    return facts
+
+
+def alerts(run: Run) -> list[str]:
+    found = []
+    model = str(run.manifest.get("model") or "")
+    if model.startswith(EMBEDDED_MODEL_PREFIX):
+        found.append(EMBEDDED_MODEL_NOTE)
+    notes = run.manifest.get("notes")
+    if isinstance(notes, list):
+        found += [str(n) for n in notes]
+    found += run.warnings
+    return found
+
+
+def _text(value: Any, default: str = "–") -> str:
+    if value is None or value == "" or value == []:
+        return default
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) -> Document:
+    """Arrange tables (by key) and figures into the report's sections."""
+    by_key: dict[str, Table | SavedFigure] = {t.key: t for t in tables}
+    by_key |= {f.key: f for f in figures}
+    if len(by_key) != len(tables) + len(figures):
+        raise ValueError("tables and figures need distinct keys")
+
+    def pick(*keys: str) -> list[Table | SavedFigure]:
+        return [by_key[k] for k in keys if k in by_key]
+
+    per_env = [t for t in tables if t.key.startswith("per_env_")]
+    sections = [
+        Section("summary", "Summary", [HOW_TO_READ], pick("summary")),
+        Section(
+            "per-env-figures",
+            "Per environment",
+            [],
+            pick("accuracy_per_env", "return_per_env", "heldout_accuracy_per_env"),
+        ),
+        Section(
+            "per-env-tables",
+            "Per-environment tables",
+            [],
+            [*per_env, *pick("accuracy_by_method", "return_by_method")],
+        ),
+        Section("search", "Search", [], pick("accuracy_vs_calls", "tree_actions", "tree_stats")),
+        Section("baselines", "Returns and baselines", [], pick("baselines")),
+        Section("cost", "Cost", [], pick("cost")),
+        Section("failures", "Failed jobs", [], pick("failed_jobs")),
+        Section(
+            "paper",
+            "The paper's numbers",
+            [
+                f"Source: {paper.CITATION}. The published tables are kept as CSV in "
+                "analysis/paper/ (see its README); Tables 2, 10, 11 and 12 are drawn beside this "
+                "run's numbers above where method and environment match.",
+                paper.RENAME_FOOTNOTE,
+            ],
+            pick("paper_table2"),
+        ),
+    ]
+    title = f"CWMB report: {run.run_id}"
+    return Document(title, run_facts(run), alerts(run), [s for s in sections if s.items])

@@ -1,0 +1,337 @@
+"""The report: loading a results folder, tables, figures, the HTML page and `cwmb report`, on a
+synthetic results folder (tests/results_synthetic.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import results_synthetic as synth
+
+from analysis import paper
+from analysis.figures import best_so_far
+from analysis.load import load_run
+from analysis.report import build_report
+from analysis.table import mean_std
+from analysis.tables import (
+    all_tables,
+    baselines_table,
+    per_env_table,
+    seed_means,
+    summary_table,
+    tree_table,
+)
+from cwmb.cli import main
+from cwmb.errors import CwmbError
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synth.make_results(tmp_path_factory.mktemp("results") / "run-synthetic")
+
+
+@pytest.fixture(scope="module")
+def report(run_dir: Path):
+    return build_report(run_dir)
+
+
+def cell(table, row_label: str, column: str) -> str:
+    index = table.columns.index(column)
+    for row in table.rows:
+        if row[0] == row_label:
+            return row[index]
+    raise AssertionError(f"no row {row_label!r} in {table.key}: {[r[0] for r in table.rows]}")
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def test_load_reads_every_job_with_its_status(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    assert len(run.jobs) == 2 * 3 * 2
+    assert run.methods == synth.METHODS and run.envs == list(synth.ENVS)
+    failed = run.jobs[run.jobs["status"] == "failed"]
+    assert [tuple(r) for r in failed[["method", "env", "seed"]].itertuples(index=False)] == [
+        synth.FAILED
+    ]
+    assert failed["train_accuracy"].isna().all()
+    assert "out of memory" in failed["error"].iloc[0]
+    ok = run.jobs[run.jobs["status"] == "ok"]
+    assert ok["train_accuracy"].notna().all()
+    assert set(run.jobs["kind"]) == {"discrete", "continuous"}
+    assert run.preset == synth.PRESET
+
+
+def test_load_takes_evaluations_and_calls_from_the_traces(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    evals = run.evaluations
+    jobs_with_traces = {
+        (m, e, s)
+        for m in synth.METHODS
+        for e in synth.ENVS
+        for s in synth.SEEDS
+        if (m, e, s) not in (synth.NO_TRACE, synth.FAILED)
+    }
+    assert set(evals[["method", "env", "seed"]].itertuples(index=False, name=None)) >= (
+        jobs_with_traces
+    )
+    one = evals[(evals["method"] == "gif-mcts") & (evals["env"] == "CartPole-v1")]
+    one = one[one["seed"] == 0]
+    # One LLM call precedes each evaluation in the synthetic traces.
+    assert one["llm_calls"].tolist() == list(range(1, synth.BUDGET + 1))
+    expected = synth.accuracies("gif-mcts", "CartPole-v1", 0)
+    assert one["accuracy"].tolist() == expected
+    assert one["best_accuracy"].tolist() == pd.Series(expected).cummax().tolist()
+
+
+def test_load_is_tolerant_of_missing_and_damaged_traces(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    method, env, seed = synth.NO_TRACE
+    assert run.evaluations[
+        (run.evaluations["method"] == method)
+        & (run.evaluations["env"] == env)
+        & (run.evaluations["seed"] == seed)
+    ].empty
+    assert any("no trace.jsonl" in w and f"{method}/{env}/{seed}" in w for w in run.warnings)
+    method, env, seed = synth.DAMAGED_TRACE
+    damaged = run.evaluations[
+        (run.evaluations["method"] == method)
+        & (run.evaluations["env"] == env)
+        & (run.evaluations["seed"] == seed)
+    ]
+    assert len(damaged) == synth.BUDGET  # the torn line is skipped, the rest is read
+    assert any("skipped 1 line" in w for w in run.warnings)
+
+
+def test_load_reads_tree_nodes(run_dir: Path) -> None:
+    nodes = load_run(run_dir).nodes
+    assert set(nodes["method"]) == {"gif-mcts"}
+    one = nodes[(nodes["env"] == "Taxi-v4") & (nodes["seed"] == 1)]
+    assert one["action"].tolist() == [
+        "generate",
+        "generate",
+        "improve",
+        "fix",
+        "generate",
+        "improve",
+    ]
+    assert one["depth"].tolist() == [1, 2, 3, 4, 2, 3]
+    assert one["buggy"].sum() == 1
+
+
+def test_load_falls_back_to_the_tree_record_without_node_events(tmp_path: Path) -> None:
+    job = tmp_path / "run" / "gif-mcts" / "CartPole-v1" / "seed0"
+    job.mkdir(parents=True)
+    (job / "score.json").write_text(json.dumps(synth.score("gif-mcts", "CartPole-v1", 0)))
+    tree = {
+        "seq": 0,
+        "event": "tree",
+        "nodes": [
+            {"id": 0, "parent": None, "action": "root", "depth": 0},
+            {"id": 1, "parent": 0, "action": "generate", "depth": 1, "buggy": True},
+            {"id": 2, "parent": 1, "action": "fix", "depth": 2},
+        ],
+    }
+    (job / "trace.jsonl").write_text(json.dumps(tree) + "\n")
+    nodes = load_run(tmp_path / "run").nodes
+    assert nodes["action"].tolist() == ["generate", "fix"]
+    assert nodes["buggy"].tolist() == [True, False]
+
+
+def test_summary_csv_alone_is_enough(tmp_path: Path) -> None:
+    """A run whose job folders are gone still reports from summary.csv."""
+    root = synth.make_results(tmp_path / "run")
+    for method in synth.METHODS:
+        shutil.rmtree(root / method)
+    run = load_run(root)
+    assert len(run.jobs) == 12 and run.evaluations.empty and run.nodes.empty
+    assert (run.jobs["status"] == "failed").sum() == 1
+    assert run.jobs["train_solved"].dropna().isin([True, False]).all()
+
+
+def test_score_json_wins_over_a_stale_summary(tmp_path: Path) -> None:
+    root = synth.make_results(tmp_path / "run")
+    lines = (root / "summary.csv").read_text().splitlines()
+    (root / "summary.csv").write_text("\n".join(lines[:1]) + "\n")  # a summary with no rows
+    assert len(load_run(root).jobs) == 12
+
+
+def test_unfinished_jobs_are_listed(tmp_path: Path) -> None:
+    root = synth.make_results(tmp_path / "run", summary=False)
+    (root / "gif-mcts" / "Taxi-v4" / "seed1" / "score.json").unlink()
+    run = load_run(root)
+    status = run.jobs.set_index(["method", "env", "seed"])["status"]
+    assert status[("gif-mcts", "Taxi-v4", 1)] == "unfinished"
+    table = all_tables(run)[-2]
+    assert table.key == "failed_jobs" and len(table.rows) == 2
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "file"])
+def test_bad_folders_are_one_line_errors(tmp_path: Path, make: str) -> None:
+    target = tmp_path / "run"
+    if make == "empty":
+        target.mkdir()
+    elif make == "file":
+        target.write_text("x")
+    with pytest.raises(CwmbError) as info:
+        load_run(target)
+    assert "\n" not in str(info.value) and str(target) in str(info.value)
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+
+def test_mean_std_format() -> None:
+    assert mean_std([0.5, 0.7]) == "0.60 ± 0.14"
+    assert mean_std([0.5, None, float("nan")]) == "0.50"
+    assert mean_std([None]) == "–"
+
+
+def test_averages_are_per_seed_means_over_environments(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    jobs = run.jobs[run.jobs["method"] == "gif-mcts"]
+    per_seed = seed_means(jobs, "train_accuracy", "discrete")
+    for seed, value in zip(synth.SEEDS, per_seed, strict=True):
+        envs = ["CartPole-v1", "Taxi-v4"]
+        expected = sum(max(synth.accuracies("gif-mcts", e, seed)) for e in envs) / 2
+        assert value == pytest.approx(expected)
+    table = summary_table(run)
+    assert cell(table, "gif-mcts", "Discrete accuracy") == mean_std(per_seed)
+    # The failed job is left out (not counted as 0): worldcoder's continuous mean is one job.
+    pusher = max(synth.accuracies("worldcoder", "Pusher-v5", 0))
+    assert cell(table, "worldcoder", "Continuous accuracy") == f"{pusher:.2f}"
+    assert cell(table, "worldcoder", "Jobs scored") == "5/6"
+
+
+def test_undefined_normalized_return_is_left_out(run_dir: Path) -> None:
+    table = per_env_table(load_run(run_dir), "gif-mcts")
+    # seed 1 has no R on Taxi: the cell is seed 0's value alone, not a mean with 0.
+    taxi = max(synth.accuracies("gif-mcts", "Taxi-v4", 0))
+    assert cell(table, "Taxi-v4†", "R") == f"{taxi:.2f}"
+
+
+def test_paper_rows_and_columns_match_method_and_environment(run_dir: Path) -> None:
+    run = load_run(run_dir)
+    summary = summary_table(run)
+    labels = [row[0] for row in summary.rows]
+    assert "paper GIF-MCTS (Llama 3 70B, B=50)" in labels
+    assert cell(summary, "paper GIF-MCTS (Llama 3 70B, B=50)", "Discrete accuracy") == (
+        "0.84 ± 0.03"
+    )
+    table = per_env_table(run, "gif-mcts")
+    # The paper's Taxi-v3 row sits beside our Taxi-v4, with the footnote saying so.
+    assert cell(table, "Taxi-v4†", "Paper accuracy (Llama 3 70B, B=50)") == "0.92"
+    assert cell(table, "Taxi-v4†", "Paper R (GPT-4 Turbo, B=10)") == "0.87"
+    assert cell(table, "Pusher-v5†", "Paper accuracy (GPT-4 Turbo, B=10)") == "0.41"
+    assert any("Taxi-v3" in note and "Taxi-v4" in note for note in table.notes)
+
+
+def test_baselines_beside_the_papers(run_dir: Path) -> None:
+    table = baselines_table(load_run(run_dir))
+    # The synthetic preset is in no env.toml: the values the jobs used are shown.
+    assert cell(table, "CartPole-v1", "Random") == "20.0"
+    assert cell(table, "CartPole-v1", "Oracle") == "480.0"
+    assert cell(table, "CartPole-v1", "Paper random") == "24.4"
+    assert cell(table, "Taxi-v4†", "Paper oracle") == "-124.5"
+    assert cell(table, "Pusher-v5†", "Paper GIF-MCTS (GPT-4 Turbo)") == "-63.3"
+
+
+def test_paper_env_names_are_mapped() -> None:
+    per_env = paper.per_env()
+    assert {"Taxi-v4", "CliffWalking-v1", "Pusher-v5"} <= set(per_env["env"])
+    assert not {"Taxi-v3", "CliffWalking-v0", "Pusher-v4"} & set(per_env["env"])
+    assert paper.raw_returns().at["CliffWalking-v1", "paper_env"] == "CliffWalking-v0"
+    assert pd.isna(paper.raw_returns().at["CliffWalking-v1", "cql"])  # the paper's N/A
+
+
+def test_tree_table_counts_actions(run_dir: Path) -> None:
+    table = tree_table(load_run(run_dir))
+    assert table is not None
+    row = next(r for r in table.rows if r[1] == "CartPole-v1")
+    values = dict(zip(table.columns, row, strict=True))
+    assert (values["Nodes"], values["Generate"], values["Improve"], values["Fix"]) == (
+        "6",
+        "3",
+        "2",
+        "1",
+    )
+    assert values["Max depth"] == "4"
+
+
+def test_best_so_far_is_a_step_curve() -> None:
+    evaluations = pd.DataFrame(
+        {
+            "method": ["m"] * 3,
+            "env": ["E"] * 3,
+            "seed": [0] * 3,
+            "index": [0, 1, 2],
+            "llm_calls": [1, 3, 3],
+            "accuracy": [0.2, 0.1, 0.6],
+            "best_accuracy": [0.2, 0.2, 0.6],
+            "buggy": [False] * 3,
+        }
+    )
+    curve = best_so_far(evaluations)
+    assert curve["llm_calls"].tolist() == [1, 2, 3]
+    assert curve["accuracy"].tolist() == [0.2, 0.2, 0.6]
+
+
+# -- the written report --------------------------------------------------------------------------
+
+
+def test_report_writes_markdown_figures_and_html(report, run_dir: Path) -> None:
+    assert report.folder == run_dir / "report"
+    names = sorted(p.name for p in report.figures)
+    for key in ("accuracy_per_env", "return_per_env", "accuracy_vs_calls", "tree_actions"):
+        assert f"{key}.png" in names and f"{key}.svg" in names
+    for path in report.figures:
+        assert path.stat().st_size > 5000
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        else:
+            assert "<svg" in path.read_text()[:2000]
+    md = report.markdown.read_text()
+    assert "| gif-mcts |" in md and "(figures/accuracy_per_env.png)" in md
+    assert (report.folder / "tables" / "summary.md").is_file()
+    assert len(pd.read_csv(report.jobs_csv)) == 12
+
+
+def test_html_is_self_contained(report) -> None:
+    page = report.html.read_text()
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "<script" not in page and "<link" not in page
+    assert page.count('src="data:image/png;base64,') == len(report.figures) // 2
+    for title in ("CWMB averages", "Per-environment results: worldcoder", "Jobs that did not"):
+        assert title in page
+    assert "embedded default model" in page  # the manifest says local/gemma-3-270m
+
+
+def test_report_is_reproducible(report, run_dir: Path, tmp_path: Path) -> None:
+    again = build_report(run_dir, tmp_path / "again")
+    assert again.markdown.read_text() == report.markdown.read_text()
+    for first, second in zip(sorted(report.figures), sorted(again.figures), strict=True):
+        if first.suffix == ".svg":
+            assert first.read_bytes() == second.read_bytes(), first.name
+
+
+def test_cli_report(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert main(["report", str(run_dir), "--out", str(out)]) == 0
+    assert (out / "report.html").is_file()
+    assert "report.html" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make", ["missing", "empty"])
+def test_cli_report_bad_folder(tmp_path: Path, make: str, capsys: pytest.CaptureFixture[str]):
+    target = tmp_path / "nothing"
+    if make == "empty":
+        target.mkdir()
+    assert main(["report", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cwmb: error:") and len(err.splitlines()) == 1
+    assert not (target / "report").exists()
