@@ -189,7 +189,8 @@ class Gateway:
         prices: Prices | None = None,
     ):
         self.spec = spec
-        self.prices = prices
+        # Prices: given, else CWMB_PRICE_PER_MTOK from the host's environment, else not counted.
+        self.prices = prices if prices is not None else Prices.from_env(host_env)
         self.cache = cache or LlmCache(mode=CacheMode.OFF)
         self.backend: Backend = (
             LocalBackend(spec)
