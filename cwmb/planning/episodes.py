@@ -59,31 +59,58 @@ def build_planner(spec: EnvSpec, preset: Preset) -> Any:
 
 
 class OraclePolicy:
-    """The preset's planner with the true environment as its model."""
+    """The preset's planner with the true environment as its model.
+
+    A planner with a `plan` method (CEM) returns an action sequence that is executed open-loop to
+    its end before the next plan; `reset` drops what is left of it when an episode starts."""
 
     def __init__(self, spec: EnvSpec, preset: Preset):
         self.spec = spec
         self.planner = build_planner(spec, preset)
         self.model: Any = None
+        self.queue: list[Any] = []
+
+    def reset(self) -> None:
+        self.queue = []
 
     def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any:
-        if self.model is None:
-            self.model = oracle_model(self.spec, env, rng)
-        self.model.sync(env)
-        return self.planner.act(self.model, rng)
+        if not self.queue:
+            if self.model is None:
+                self.model = oracle_model(self.spec, env, rng)
+            self.model.sync(env)
+            open_loop = getattr(self.planner, "plan", None)
+            if open_loop is not None:
+                self.queue = list(open_loop(self.model, rng))
+            else:
+                return self.planner.act(self.model, rng)
+        return self.queue.pop(0)
 
 
 class ProgramPolicy:
-    """The preset's planner running inside the sandbox with the program as its model."""
+    """The preset's planner running inside the sandbox with the program as its model (open-loop
+    sequences from CEM are executed to their end, as for the oracle)."""
 
     def __init__(self, spec: EnvSpec, preset: Preset, session: Session):
         self.spec = spec
         self.session = session
         self.request = planner_request(spec, preset)
+        self.queue: list[Any] = []
+
+    def reset(self) -> None:
+        self.queue = []
 
     def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any:
-        action = self.session.plan(to_plain(obs), self.request, int(rng.integers(2**31)))
-        return checked_action(self.spec, action)
+        if self.queue:
+            return self.queue.pop(0)
+        answer = self.session.plan(to_plain(obs), self.request, int(rng.integers(2**31)))
+        if self.spec.planner != "cem":
+            return checked_action(self.spec, answer)
+        if not isinstance(answer, list) or not answer:
+            raise CwmbError(
+                f"the sandboxed planner returned no action sequence: {str(answer)[:80]}"
+            )
+        self.queue = [checked_action(self.spec, action) for action in answer]
+        return self.queue.pop(0)
 
 
 def checked_action(spec: EnvSpec, action: Any) -> Any:
@@ -147,6 +174,8 @@ def run_episodes(
         for i in range(count):
             seed = EVAL_SEED + i
             rng = np.random.default_rng(seed)
+            if hasattr(policy, "reset"):
+                policy.reset()
             obs, _ = env.reset(seed=seed)
             total, steps, start = 0.0, 0, time.perf_counter()
             while True:

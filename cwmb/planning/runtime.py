@@ -38,6 +38,11 @@ def plan_with_program(
     planner: dict[str, Any],
     seed: int,
 ) -> Any:
+    """The planner's decision: one action, or for planners that plan open-loop (CEM) the whole
+    action sequence, which the host then executes before asking again."""
     build = PLANNER_BUILDERS[planner["name"]]
     model = ProgramModel(environment, state, lambda value: to_runtime(value, obs_format))
-    return build(planner, action_format).act(model, np.random.default_rng(seed))
+    chosen = build(planner, action_format)
+    rng = np.random.default_rng(seed)
+    open_loop = getattr(chosen, "plan", None)
+    return open_loop(model, rng) if open_loop is not None else chosen.act(model, rng)
