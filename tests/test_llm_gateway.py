@@ -340,3 +340,14 @@ def test_a_failed_call_leaves_no_hole_in_the_recording(
         assert client.complete(HELLO).text == "second try"
     with LlmCache(path, CacheMode.REPLAY) as cache, gateway(scripted_llm, cache) as gw:
         assert job_client(gw).complete(HELLO).text == "second try"
+
+
+def test_a_job_started_again_replays_from_its_first_call(
+    scripted_llm, job_client, tmp_path: Path
+) -> None:
+    scripted_llm.script(counting_rule())
+    with LlmCache(tmp_path / "c.sqlite") as cache, gateway(scripted_llm, cache) as gw:
+        once = job_client(gw, "m/E/seed0").complete(HELLO).text
+        again = job_client(gw, "m/E/seed0").complete(HELLO).text  # the same job, started again
+    assert (once, again) == ("answer 0", "answer 0")
+    assert scripted_llm.upstream_calls == 1

@@ -215,6 +215,13 @@ class LlmCache:
             self._counts[(scope, key)] = n + 1
         return Slot(scope, key, n, request)
 
+    def restart(self, scope: str) -> None:
+        """Count occurrences of `scope` from zero again: a job that starts (or starts over)
+        replays its recorded answers from its first call."""
+        with self._lock:
+            for key in [k for k in self._counts if k[0] == scope]:
+                del self._counts[key]
+
     def release(self, slot: Slot) -> None:
         """Give back the occurrence of a call that got no answer, so that the call which takes
         its place (usually the job's retry) is recorded where a replay will look for it."""

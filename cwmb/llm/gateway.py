@@ -220,6 +220,8 @@ class Gateway:
         token = f"cwmb-job-{secrets.token_urlsafe(24)}"
         with self._jobs_lock:
             self._jobs[token] = Job(job_id, budget)
+        # A job run again in the same session (a retry) sees its recorded answers from the start.
+        self.cache.restart(job_id)
         return token
 
     def job_environment(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cwmb.llm.errors import LlmError
@@ -28,7 +28,6 @@ class Reply:
     choices: tuple[Choice, ...]
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    extra: Json = field(default_factory=dict)
 
     def to_json(self) -> Json:
         return {
