@@ -13,12 +13,13 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import uuid
 
 from cwmb.sandbox.base import Limits, ProgramFormats, SandboxError
 from cwmb.sandbox.process import clean_environment
-from cwmb.sandbox.session import PopenWorker, WorkerSession
+from cwmb.sandbox.session import GRACE_SECONDS, PopenWorker, WorkerSession
 
 DEFAULT_IMAGE = "cwmb:latest"
 SANDBOX_USER = "10001:10001"  # the image's unprivileged user (see Dockerfile)
@@ -154,6 +155,7 @@ class DockerExecutor:
             "--network", "none", "--ipc", "private", "--hostname", "sandbox",
             "--read-only",
             "--tmpfs", f"/tmp:rw,nosuid,nodev,noexec,size={limits.tmp_mb}m,mode=1777",
+            "--shm-size", f"{limits.tmp_mb}m",
             "--memory", f"{limits.memory_mb}m", "--memory-swap", f"{limits.memory_mb}m",
             "--pids-limit", str(limits.processes), "--cpus", "1",
             "--ulimit", f"cpu={cpu}:{cpu + 1}",
@@ -170,17 +172,38 @@ class DockerExecutor:
                 args += ["--env", f"{key}={value}"]
         for path in _hidden_files(self.image_id):
             args += ["--volume", f"/dev/null:{path}:ro"]
-        return [*args, "--entrypoint", "python", self.image_id, "-I", "-m", "cwmb.sandbox.worker"]
+        worker = ["-I", "-m", "cwmb.sandbox.worker", "--memory-mb", str(limits.memory_mb)]
+        return [*args, "--entrypoint", "python", self.image_id, *worker]
 
     def open(
         self, source: str, formats: ProgramFormats, limits: Limits | None = None
     ) -> WorkerSession:
         limits = limits or Limits()
         name = NAME_PREFIX + uuid.uuid4().hex[:12]
-        worker = PopenWorker(
-            self.command(name, limits), env=_client_env(), kill=lambda: _remove(name)
-        )
+        worker = DockerWorker(self.command(name, limits), name)
         return WorkerSession(worker, source, formats, limits)
+
+
+class DockerWorker(PopenWorker):
+    """`docker run -i` as the worker process; ending it removes the container."""
+
+    def __init__(self, command: list[str], name: str):
+        super().__init__(command, env=_client_env())
+        self.name = name
+
+    def terminate(self, graceful: bool) -> int | None:
+        if graceful:  # a healthy worker exits at EOF and --rm removes its container
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=GRACE_SECONDS)
+        if self.proc.poll() is None:
+            # The client first: a client stuck on a full pipe can hold up the engine's removal.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            _remove(self.name)
+        code = self.proc.returncode
+        # `docker run` reports a worker killed by signal N as 128 + N.
+        return -(code - 128) if 128 < code <= 128 + 64 else code
 
 
 def _remove(name: str) -> None:

@@ -46,7 +46,9 @@ def clean_environment() -> dict[str, str]:
 class ForkServer:
     """The host's client of one fork server, started on first use and stopped at exit."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespaces: bool = True) -> None:
+        self.namespaces = namespaces
+        self.base: str | None = None  # the server's private folder (sandbox mount points)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
@@ -74,7 +76,8 @@ class ForkServer:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "cwmb.sandbox.zygote", str(child.fileno())],
+                [sys.executable, "-I", "-m", "cwmb.sandbox.zygote", str(child.fileno())]
+                + ([] if self.namespaces else ["--no-namespaces"]),
                 pass_fds=[child.fileno()],
                 env=clean_environment(),
                 stdin=subprocess.DEVNULL,
@@ -90,6 +93,7 @@ class ForkServer:
             self._stop()
             raise SandboxError(f"the sandbox fork server did not start: {ready}")
         self._isolation = ready.get("isolation") or {}
+        self.base = ready.get("base")
 
     def _receive(self, timeout: float, what: str) -> dict[str, Any]:
         assert self._sock is not None

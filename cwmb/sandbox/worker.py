@@ -40,7 +40,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "biuf":
             raise TypeError(f"array of dtype {value.dtype} is not a state")
-        return value.tolist()
+        return np.ndarray.tolist(value)  # the content, whatever a subclass's tolist() says
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     raise TypeError(f"unsupported value of type {type(value).__name__}")
@@ -117,7 +117,19 @@ class Worker:
         return {"ok": False, "error": f"unknown request {op!r}"}
 
 
+def _limit_memory(argv: list[str]) -> None:
+    """`--memory-mb N`: cap this process's address space, so that an allocation too large fails
+    with MemoryError instead of inviting the out-of-memory killer (used inside containers,
+    whose engine offers no address-space ulimit)."""
+    if "--memory-mb" in argv:
+        import resource
+
+        limit = int(argv[argv.index("--memory-mb") + 1]) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main() -> None:
+    _limit_memory(sys.argv[1:])
     proto_in, proto_out = _channel()
     worker = Worker()
     for line in proto_in:

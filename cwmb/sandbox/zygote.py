@@ -35,6 +35,13 @@ from typing import Any
 from cwmb.sandbox import confine
 
 MAX_MESSAGE = 1 << 16
+PRELOADED = (
+    "numpy.random", "numpy.linalg", "math", "cmath", "random", "collections", "copy",
+    "dataclasses", "itertools", "functools", "operator", "typing", "enum", "abc", "json", "re",
+    "heapq", "bisect", "time", "signal", "struct", "string", "statistics", "fractions",
+    "decimal", "array", "queue", "threading", "traceback", "warnings", "contextlib", "types",
+    "weakref", "numbers", "io", "secrets", "hashlib", "socket", "glob", "pathlib", "ctypes",
+)  # fmt: skip
 SPAWN_TIMEOUT = 10.0
 
 
@@ -48,9 +55,11 @@ def preload() -> None:
 
     with contextlib.suppress(ImportError):
         import cwmb.planning.cem  # noqa: F401
-    # Modules generated programs commonly use: cheap to have ready.
-    for name in ("math", "random", "collections", "copy", "dataclasses", "itertools", "typing"):
-        __import__(name)
+    # Modules generated programs commonly use: cheap to have ready, and importable even where
+    # the sandbox cannot read the Python installation (own uid without a filesystem view).
+    for name in PRELOADED:
+        with contextlib.suppress(ImportError):
+            __import__(name)
 
 
 def visible_paths() -> tuple[list[str], list[str]]:
@@ -100,8 +109,9 @@ class Sandbox:
 
 
 class Zygote:
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, namespaces: bool = True):
         self.sock = sock
+        self.namespaces = namespaces
         self.base = tempfile.mkdtemp(prefix="cwmb-zygote-")
         os.chmod(self.base, 0o711)
         self.new_root = os.path.join(self.base, "root")
@@ -188,10 +198,13 @@ class Zygote:
         os.closerange(report + 1, 1 << 16)
         os.setsid()
         applied = confine.Applied()
-        try:
-            confine.enter_namespaces(applied)
-        except OSError as exc:
-            applied.problems.append(f"namespaces: {exc}")
+        if not self.namespaces:
+            applied.problems.append("namespaces: turned off")
+        else:
+            try:
+                confine.enter_namespaces(applied)
+            except OSError as exc:
+                applied.problems.append(f"namespaces: {exc}")
         worker = os.fork()
         if worker == 0:
             if not probe:
@@ -250,6 +263,7 @@ class Zygote:
             _, box.status = os.waitpid(pid, 0)
         if box.uid is not None:
             self._kill_uid(box.uid)
+        self._reap_strays()
         shutil.rmtree(box.workdir, ignore_errors=True)
         return {"ok": True, "status": os.waitstatus_to_exitcode(box.status)}
 
@@ -265,6 +279,23 @@ class Zygote:
                 finally:
                     os._exit(0)
             os.waitpid(child, 0)
+
+    def _reap_strays(self, timeout: float = 2.0) -> None:
+        """Wait (briefly) until every child that is not a live sandbox has been reaped: without a
+        PID namespace a killed program's orphans are re-parented here."""
+        me = os.getpid()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.reap()
+            try:
+                children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+            except OSError:
+                return
+            if all(int(pid) in self.sandboxes for pid in children):
+                return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)
 
     def reap(self) -> None:
         with contextlib.suppress(BlockingIOError):
@@ -287,7 +318,7 @@ class Zygote:
     def serve(self) -> None:
         os.set_blocking(self.wakeup_r, False)
         probe = self._probe()
-        self.send({"ready": True, "isolation": probe})
+        self.send({"ready": True, "isolation": probe, "base": self.base})
         try:
             while True:
                 ready, _, _ = select.select([self.sock.fileno(), self.wakeup_r], [], [])
@@ -349,10 +380,12 @@ class Zygote:
 
 
 def main() -> None:
+    """Arguments: the socket's file descriptor, then `--no-namespaces` to confine with rlimits
+    and uid only (what machines without namespaces get; used to test that path)."""
     sock = socket.socket(fileno=int(sys.argv[1]))
     preload()
     confine.prctl(confine.PR_SET_CHILD_SUBREAPER, 1)
-    Zygote(sock).serve()
+    Zygote(sock, namespaces="--no-namespaces" not in sys.argv[2:]).serve()
 
 
 if __name__ == "__main__":
