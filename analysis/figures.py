@@ -20,6 +20,7 @@ import seaborn as sns  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis import paper  # noqa: E402
 from analysis.load import NODE_ACTIONS, Run  # noqa: E402
@@ -175,7 +176,7 @@ def per_env_figure(
     series = bar_series(methods, paper_series, method_colors(run.methods))
     palette = {s.label: s.color for s in series}
     order = [s.label for s in series]
-    widths = [max(len(envs_of_kind(run, kind)), 1) * (0.35 + 0.18 * len(series)) for kind in kinds]
+    widths = [max(len(envs_of_kind(run, kind)), 1) * (0.25 + 0.13 * len(series)) for kind in kinds]
     with matplotlib.rc_context(STYLE), sns.axes_style("whitegrid"):
         legend_width = 0.7 + 0.08 * max(len(s.label) for s in series)
         fig = Figure(
@@ -303,51 +304,71 @@ def tree_figure(run: Run, out_dir: Path) -> SavedFigure | None:
     counts = full.merge(counts, how="left").fillna({"nodes": 0})
     envs = env_order(list(nodes["env"].unique()))
     palette = dict(zip(NODE_ACTIONS, sns.color_palette("Set2", len(NODE_ACTIONS)), strict=True))
-    width = max(6.0, 0.75 * len(envs) + 2.0)
+    actions = list(NODE_ACTIONS)
+    width = max(8.0, 0.55 * len(envs) + 2.0)
     with matplotlib.rc_context(STYLE), sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(2 * width, 3.3 * len(methods) + 0.6), layout="constrained")
-        axes = fig.subplots(len(methods), 2, squeeze=False)
+        fig = Figure(figsize=(width, 6.0 * len(methods) + 0.4), layout="constrained")
+        grid = fig.add_gridspec(2 * len(methods), 2)
         for row, method in enumerate(methods):
-            left, right = axes[row]
+            top = fig.add_subplot(grid[2 * row, :])
+            depth_ax = fig.add_subplot(grid[2 * row + 1, 0])
+            value_ax = fig.add_subplot(grid[2 * row + 1, 1])
+            own = nodes[nodes["method"] == method]
             sns.barplot(
                 data=counts[counts["method"] == method],
                 x="env",
                 y="nodes",
                 hue="action",
                 order=envs,
-                hue_order=list(NODE_ACTIONS),
+                hue_order=actions,
                 palette=palette,
                 errorbar="sd",
-                ax=left,
+                ax=top,
                 legend=row == 0,
             )
-            left.set_title(f"{method}: expanded nodes by action (mean over seeds)")
-            left.set_ylabel("nodes per job")
+            top.set_title(f"{method}: expanded nodes by action per job (mean over seeds)")
+            top.set_ylabel("nodes per job")
+            top.set_xlabel("")
+            top.set_xticks(range(len(envs)), [env_label(e) for e in envs], rotation=30, ha="right")
+            if top.get_legend() is not None:
+                sns.move_legend(top, "upper left", bbox_to_anchor=(1.0, 1.0), title="action")
             sns.histplot(
-                data=nodes[nodes["method"] == method],
+                data=own,
                 x="depth",
                 hue="action",
-                hue_order=list(NODE_ACTIONS),
+                hue_order=actions,
                 palette=palette,
                 multiple="stack",
                 discrete=True,
                 shrink=0.8,
-                ax=right,
+                ax=depth_ax,
                 legend=False,
             )
-            right.set_title(f"{method}: nodes by depth (all environments and seeds)")
-            right.set_xlabel("depth (root = 0)")
-            right.set_ylabel("nodes")
-            right.xaxis.get_major_locator().set_params(integer=True)
-            left.set_xlabel("")
-            left.set_xticks(range(len(envs)), [env_label(e) for e in envs], rotation=30, ha="right")
-        legend = axes[0][0].get_legend()
-        if legend is not None:
-            legend.set_title("action")
+            depth_ax.set_title("nodes by depth (all environments and seeds)")
+            depth_ax.set_xlabel("depth (root = 0)")
+            depth_ax.set_ylabel("nodes")
+            depth_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            sns.barplot(
+                data=own.dropna(subset=["accuracy"]),
+                x="action",
+                y="accuracy",
+                hue="action",
+                order=actions,
+                hue_order=actions,
+                palette=palette,
+                errorbar="sd",
+                ax=value_ax,
+                legend=False,
+            )
+            value_ax.set_title("train accuracy of the new program, by action")
+            value_ax.set_xlabel("")
+            value_ax.set_ylabel("accuracy (mean ± std over nodes)")
+            value_ax.set_ylim(0.0, 1.05)
         png, svg = save(fig, out_dir, "tree_actions")
     caption = (
         "From the tree-node events of the traces: how many generate, improve and fix nodes each "
-        "job expanded (mean ± std over seeds), and how deep in the tree the nodes are."
+        "job expanded (mean ± std over seeds), how deep in the tree they are, and how accurate "
+        "the programs each action produced were."
     )
     return SavedFigure("tree_actions", "Tree-search action statistics", caption, png, svg)
 

@@ -28,7 +28,7 @@ dl.facts dd { margin: 0; word-break: break-all; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 0.86em; background: #fff; margin: 6px 0; }
 th, td { border: 1px solid #e1e5ec; padding: 4px 8px; white-space: nowrap; }
-th { background: #eef1f6; text-align: left; }
+th { background: #eef1f6; text-align: left; white-space: normal; vertical-align: bottom; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.paper td { color: #5e6779; font-style: italic; background: #f7f8fa; }
 .notes { font-size: 0.82em; color: #4c566a; margin: 4px 0 0; }

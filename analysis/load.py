@@ -159,10 +159,10 @@ def load_run(path: Path | str) -> Run:
     for key, job_dir in job_dirs.items():
         trace = job_dir / "trace.jsonl"
         if not trace.is_file():
-            if (job_dir / "score.json").is_file():
+            if rows[key].get("status") == "ok":
                 missing_traces.append("/".join(map(str, key)))
             continue
-        job_evaluations, job_nodes = read_trace_events(trace, warnings)
+        job_evaluations, job_nodes = read_trace_events(trace, warnings, trace.relative_to(root))
         method, env, seed = key
         ids = {"method": method, "env": env, "seed": seed}
         evaluations += [ids | e for e in job_evaluations]
@@ -339,14 +339,15 @@ def _kind_of(env: str) -> str:
 
 
 def read_trace_events(
-    path: Path, warnings: list[str]
+    path: Path, warnings: list[str], label: Path | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The evaluation and tree-node events of one trace file.
 
     Each evaluation gets the number of LLM calls made before it (its own `llm_calls` field if the
     trace has one, else the count of preceding "llm" records) and the best accuracy so far. Node
     records come from "node" events, or from the final "tree" record if there are none. Lines that
-    are not JSON are skipped with one warning per file."""
+    are not JSON are skipped with one warning per file (naming the file as `label`)."""
+    label = label or path
     evaluations: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
     tree_nodes: list[dict[str, Any]] = []
@@ -356,7 +357,7 @@ def read_trace_events(
     try:
         handle = path.open(encoding="utf-8", errors="replace")
     except OSError as exc:
-        warnings.append(f"{path} cannot be read: {exc}")
+        warnings.append(f"{label} cannot be read: {exc}")
         return [], []
     with handle:
         for line in handle:
@@ -400,7 +401,7 @@ def read_trace_events(
                     if isinstance(n, dict) and n.get("action") in NODE_ACTIONS
                 ]
     if bad_lines:
-        warnings.append(f"{path}: skipped {bad_lines} line(s) that are not JSON objects")
+        warnings.append(f"{label}: skipped {bad_lines} line(s) that are not JSON objects")
     return evaluations, nodes or tree_nodes
 
 

@@ -243,10 +243,11 @@ def baselines_table(run: Run) -> Table:
         ]
         row += [returns(raw.at[env, column] if known else None) for column, _, _ in paper_series]
         rows.append(row)
+    where = f"under [baselines.{preset}]" if preset else "(the run's preset is unknown)"
     notes = [
-        f"Random and oracle: mean returns stored in each env.toml under [baselines.{preset}] "
-        "(the same planner on the true environment for the oracle), or, where missing there, "
-        "the values the jobs were normalized with.",
+        f"Random and oracle: mean returns stored in each env.toml {where} (the same planner on "
+        "the true environment for the oracle), or, where missing there, the values the jobs "
+        "were normalized with.",
         "Paper columns: Table 12 of the paper (10 episodes, its planner settings and Gymnasium "
         "0.29.1). A different preset or episode cap changes raw returns; the normalized return "
         "is the comparable number.",
