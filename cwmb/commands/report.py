@@ -6,8 +6,17 @@ import argparse
 import importlib
 import time
 from pathlib import Path
+from typing import Any
 
 from cwmb.errors import CwmbError
+
+
+def build_report(run_dir: Path, out: Path | None = None) -> Any:
+    """Write the report of the results folder `run_dir` (see analysis.report.build_report).
+
+    The analysis package sits on top of cwmb (it reads results folders and plots), so it is
+    imported here, when a report is asked for, and never by the library itself."""
+    return importlib.import_module("analysis.report").build_report(run_dir, out)
 
 
 def report(args: argparse.Namespace) -> int:
@@ -20,8 +29,6 @@ def report(args: argparse.Namespace) -> int:
             f"{run_dir} is not a folder (give a results folder such as results/<run-id>)"
         )
     started = time.monotonic()
-    # The analysis package sits on top of cwmb (it reads results folders); import it only here.
-    build_report = importlib.import_module("analysis.report").build_report
     files = build_report(run_dir, args.out)
     for warning in files.warnings:
         print(f"warning: {warning}")
