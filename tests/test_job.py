@@ -148,3 +148,28 @@ def test_the_gateway_budget_ends_the_search_cleanly(tmp_path, scripted_llm):
         result, tree = _gif_job(tmp_path, "short", gw, gw.add_job("gif-mcts/CW/seed7", 3))
     assert result.status == "ok" and result.calls == 3 and tree["n_nodes"] == 3
     assert result.info["budget_exhausted"] and result.program == WRONG_STEP
+
+
+def test_a_job_process_takes_the_gateway_from_its_environment(tmp_path, scripted_llm):
+    """How the bench starts a job: a separate process whose environment holds only the gateway's
+    address, the job's token and the model (see cwmb.llm.gateway.job_environment)."""
+    import os
+    import subprocess
+    import sys
+
+    from cwmb.llm.gateway import job_environment
+
+    spec = select_model("openai/scripted", scripted_llm.base_url, env={})
+    scripted_llm.script(lambda body: fenced(WRONG_STEP))
+    with Gateway(spec, tcp=True, host_env={}) as gw:
+        token = gw.add_job("zero-shot/CW/seed0", 1)
+        env = job_environment(token, spec.id, url=gw.url, host_env={"PATH": os.environ["PATH"]})
+        out = tmp_path / "job"
+        done = subprocess.run(
+            [sys.executable, "-m", "cwmb.cli", "job", "--method", "zero-shot", "--env", ENV,
+             "--budget", "1", "--out", str(out)],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    info = json.loads((out / "job.json").read_text())
+    assert info["llm_calls"] == 1 and (out / "program.py").read_text() == WRONG_STEP

@@ -17,7 +17,7 @@ from cwmb.llm.models import select_model
 from cwmb.trace import read_trace
 
 ENV = "CliffWalking-v1"
-BUDGET = 3
+BUDGET = 2
 
 
 @pytest.mark.slow
