@@ -10,7 +10,9 @@
 # Any Debian-like image with python3.11 and python3-venv.
 ARG BASE_IMAGE=python:3.11-slim
 
-FROM ${BASE_IMAGE} AS builder
+# Stage 1: the locked runtime dependencies in /opt/venv. Rebuilt only when uv.lock, the
+# wheelhouse or the install script change.
+FROM ${BASE_IMAGE} AS deps
 # Pinned so both build paths install the same tool; match the uv that wrote uv.lock.
 ARG UV_VERSION=0.13.9
 # Empty: install from PyPI. A path (/wheelhouse): install only from image/wheelhouse, offline.
@@ -18,9 +20,16 @@ ARG WHEELHOUSE=
 COPY image/install.sh /usr/local/bin/cwmb-install
 COPY image/wheelhouse/ /wheelhouse/
 COPY pyproject.toml uv.lock /src/
-# Dependencies first: this layer is reused until uv.lock or the wheelhouse changes.
 RUN cwmb-install deps
-COPY . /src/
+
+# Stage 2: cwmb, runners and analysis, installed into /opt/project laid out like /opt/venv, so
+# that a code change rebuilds only this small tree and not the copy of the dependencies.
+FROM deps AS project
+# ARGs are per stage: declare it again (its value comes from the same --build-arg).
+ARG WHEELHOUSE=
+COPY cwmb /src/cwmb
+COPY runners /src/runners
+COPY analysis /src/analysis
 RUN cwmb-install project
 
 FROM ${BASE_IMAGE}
@@ -38,7 +47,8 @@ RUN groupadd --gid 10001 cwmb \
         --shell /usr/sbin/nologin cwmb \
  && find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
  && rm -rf /root/.cache /tmp/* /var/tmp/*
-COPY --from=builder /opt/venv /opt/venv
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=project /opt/project/ /opt/venv/
 WORKDIR /opt/cwmb
 USER 10001:10001
 CMD ["cwmb", "--help"]

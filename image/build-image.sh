@@ -175,7 +175,7 @@ wheelhouse() {
     local dir reqs stamp want
     scratch_dir dir /tmp/cwmb-reqs.XXXXXX
     reqs=$dir/requirements.txt
-    uv export --quiet --frozen --no-dev --no-emit-project --format requirements-txt \
+    uv export --quiet --frozen --no-dev --no-emit-project --no-header --format requirements-txt \
         --output-file "$reqs"
     want=$( { cat "$reqs"; echo "$UV_VERSION $SETUPTOOLS_VERSION ${PLATFORMS[*]}"; } | sha12)
     stamp=$WHEELHOUSE/.stamp
