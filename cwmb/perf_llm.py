@@ -205,7 +205,8 @@ def measure_embedded(max_tokens: int = 128) -> dict[str, Any]:
     }
 
 
-def run(calls: int = 200, embedded: bool = True) -> dict[str, Any]:
+def run(calls: int = 200, embedded: bool = True, quiet: bool = False) -> dict[str, Any]:
+    """Measure everything; print the figures unless `quiet`; return them."""
     result: dict[str, Any] = {
         # Timings here are a few context switches each: a busy machine stretches them.
         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
@@ -216,6 +217,8 @@ def run(calls: int = 200, embedded: bool = True) -> dict[str, Any]:
     }
     if embedded:
         result["embedded"] = measure_embedded()
+    if not quiet:
+        print(report(result), flush=True)
     return result
 
 
@@ -252,8 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.job:
         print(json.dumps(job_loop(json.loads(args.job))))
         return 0
-    result = run(args.calls, embedded=not args.no_embedded)
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    result = run(args.calls, embedded=not args.no_embedded, quiet=args.json)
+    if args.json:
+        print(json.dumps(result, indent=2))
     return 0
 
 

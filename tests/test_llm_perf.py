@@ -6,7 +6,7 @@ from cwmb import perf_llm
 
 
 def test_perf_script_reports_every_figure() -> None:
-    result = perf_llm.run(calls=8, embedded=False)
+    result = perf_llm.run(calls=8, embedded=False, quiet=True)
     assert result["gateway"]["calls_each"] == 8
     assert result["cache_hit"]["calls"] == 8
     assert {"start_ms", "stop_ms"} <= set(result["startup"])
