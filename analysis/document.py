@@ -57,7 +57,7 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Environments", ", ".join(run.envs)),
         ("Seeds", _text(m.get("seeds"), ", ".join(str(s) for s in sorted(jobs["seed"].unique())))),
         ("LLM budget per job", _text(m.get("budget"))),
-        ("Planner preset", _text(run.preset)),
+        ("Planner preset", _preset_text(run)),
         ("Jobs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))),
         ("Isolation", _text(m.get("isolation"))),
         ("LLM cache", _text(m.get("cache_mode"))),
@@ -72,22 +72,36 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
 
 
 def alerts(run: Run) -> list[str]:
-    found = []
-    model = str(run.manifest.get("model") or "")
-    if model.startswith(EMBEDDED_MODEL_PREFIX):
-        found.append(EMBEDDED_MODEL_NOTE)
     notes = run.manifest.get("notes")
-    if isinstance(notes, list):
-        found += [str(n) for n in notes]
-    found += run.warnings
-    return found
+    found = [str(n) for n in notes] if isinstance(notes, list) else []
+    model = str(run.manifest.get("model") or "")
+    # The bench usually says so itself; say it only if its notes do not name the model.
+    if model.startswith(EMBEDDED_MODEL_PREFIX) and not any(
+        model.removeprefix(EMBEDDED_MODEL_PREFIX) in n for n in found
+    ):
+        found.insert(0, EMBEDDED_MODEL_NOTE)
+    return found + run.warnings
+
+
+def _preset_text(run: Run) -> str:
+    preset = run.manifest.get("preset")
+    if isinstance(preset, dict):
+        settings = {k: v for k, v in preset.items() if k != "name"}
+        return f"{run.preset} ({_text(settings)})" if settings else _text(run.preset)
+    return _text(run.preset)
 
 
 def _text(value: Any, default: str = "–") -> str:
-    if value is None or value == "" or value == []:
+    """Plain text for a manifest value (lists and mappings flattened)."""
+    if value is None or value == "" or value == [] or value == {}:
         return default
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(_text(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k} ({_text(v)})" if isinstance(v, dict) else f"{k} {_text(v)}"
+            for k, v in value.items()
+        )
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

@@ -111,6 +111,8 @@ class Run:
     @property
     def preset(self) -> str | None:
         preset = self.manifest.get("preset")
+        if isinstance(preset, dict):  # the preset's settings, with its name
+            preset = preset.get("name")
         if preset:
             return str(preset)
         found = self.jobs["preset"].dropna().unique()

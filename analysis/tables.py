@@ -222,7 +222,7 @@ def baselines_table(run: Run) -> Table:
         if method in run.methods
     ]
     columns = ["Environment", "Preset", "Random", "Oracle"]
-    columns += [f"{method} return" for method in run.methods]
+    columns += [f"Return of {method}" for method in run.methods]
     columns += ["Paper random", "Paper oracle"]
     columns += [
         f"Paper {paper.PAPER_NAMES.get(method, method)} ({model})"

@@ -13,6 +13,7 @@ import pytest
 import results_synthetic as synth
 
 from analysis import paper
+from analysis.document import build_document
 from analysis.figures import best_so_far
 from analysis.load import load_run
 from analysis.report import build_report
@@ -337,3 +338,17 @@ def test_cli_report_bad_folder(tmp_path: Path, make: str, capsys: pytest.Capture
     err = capsys.readouterr().err.strip()
     assert err.startswith("cwmb: error:") and len(err.splitlines()) == 1
     assert not (target / "report").exists()
+
+
+def test_manifest_with_preset_settings(tmp_path: Path) -> None:
+    """`cwmb bench` writes the preset with its settings and isolation per stage."""
+    root = synth.make_results(tmp_path / "run")
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["preset"] = {"name": synth.PRESET, "episodes": 3, "mcts": {"simulations": 25}}
+    manifest["isolation"] = {"jobs": "process", "final_scoring": "process"}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    run = load_run(root)
+    assert run.preset == synth.PRESET
+    facts = dict(build_document(run, [], []).facts)
+    assert facts["Planner preset"] == f"{synth.PRESET} (episodes 3, mcts (simulations 25))"
+    assert facts["Isolation"] == "jobs process, final_scoring process"
