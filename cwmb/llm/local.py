@@ -35,6 +35,7 @@ N_CTX_ENV = "CWMB_LOCAL_N_CTX"
 THREADS_ENV = "CWMB_LOCAL_THREADS"
 DEFAULT_N_CTX = 8192
 CODE_FENCE = "```"
+PREAMBLE = "A conversation between a user and a helpful, knowledgeable assistant."
 CODE_OPENING = "```python\n"
 
 _ROLE_LABELS = {"system": None, "user": "User", "assistant": "Assistant"}
@@ -87,8 +88,9 @@ def render(messages: Sequence[Json], extra_stop: Sequence[str] = ()) -> Rendered
         label = _ROLE_LABELS.get(role, role.capitalize())
         parts.append(text if label is None else f"{label}:\n{text}")
     code = wants_code(messages)
-    prompt = "\n\n".join(parts) + "\n\nAssistant:\n"
-    stop = ["\nUser:", "\nAssistant:", "<end_of_turn>"]
+    # A base model continues a transcript more sensibly when the text says what it is.
+    prompt = "\n\n".join([PREAMBLE, *parts]) + "\n\nAssistant:\n"
+    stop = ["\nUser:", "\nuser:", "\nAssistant:", "<end_of_turn>"]
     if code:
         prompt += CODE_OPENING
         stop.append(CODE_FENCE)
