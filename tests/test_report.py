@@ -352,3 +352,39 @@ def test_manifest_with_preset_settings(tmp_path: Path) -> None:
     facts = dict(build_document(run, [], []).facts)
     assert facts["Planner preset"] == f"{synth.PRESET} (episodes 3, mcts (simulations 25))"
     assert facts["Isolation"] == "jobs process, final_scoring process"
+
+
+def test_real_gif_mcts_trace(scripted_llm, tmp_path: Path) -> None:
+    """The loader understands the trace the GIF-MCTS runner really writes (event names, fields):
+    a search driven by the scripted LLM, with marker programs and the instant fake evaluator."""
+    from methods_helpers import KindScript, fenced, make_task, marker_program
+
+    from cwmb.llm.client import LlmClient
+    from runners.gif_mcts.search import GifMcts
+
+    scores = iter([0.2, 0.5, 0.4, 0.7, 0.6, 0.3, 0.8, 0.1])
+
+    def answer(messages: object) -> str:
+        score = next(scores)
+        return fenced(marker_program(score, raises=score == 0.4, tag=str(score)))
+
+    job = tmp_path / "run" / "gif-mcts" / "CartPole-v1" / "seed0"
+    job.mkdir(parents=True)
+    scripted_llm.script(KindScript(generate=answer, improve=answer, fix=answer))
+    with LlmClient("openai/scripted", base_url=scripted_llm.base_url) as client:
+        task = make_task("CartPole-v1", client, 8, trace_path=job / "trace.jsonl")
+        search = GifMcts(task)
+        search.run()
+        task.trace.close()
+    (job / "score.json").write_text(json.dumps(synth.score("gif-mcts", "CartPole-v1", 0)))
+
+    run = load_run(tmp_path / "run")
+    assert run.warnings == ["manifest.json is missing: run settings are unknown"]
+    expanded = search.nodes[1:]
+    assert run.nodes["id"].tolist() == [n.id for n in expanded]
+    assert run.nodes["action"].tolist() == [n.action for n in expanded]
+    assert run.nodes["depth"].tolist() == [n.depth for n in expanded]
+    assert run.nodes["buggy"].tolist() == [n.buggy for n in expanded]
+    # One evaluation per expansion, each after its own LLM call.
+    assert run.evaluations["llm_calls"].tolist() == list(range(1, 9))
+    assert run.evaluations["accuracy"].tolist() == [n.accuracy_raw() for n in expanded]
