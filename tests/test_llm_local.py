@@ -10,7 +10,7 @@ from cwmb.llm import local
 from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.client import LlmClient
 from cwmb.llm.gateway import Gateway
-from cwmb.llm.local import CODE_OPENING, NOTICE, render, wants_code
+from cwmb.llm.local import CODE_OPENING, NOTICE, PREAMBLE, render, wants_code
 from cwmb.llm.models import select_model
 
 
@@ -22,7 +22,7 @@ def test_code_requests_end_with_an_open_code_block() -> None:
     rendered = render(messages)
     assert rendered.code
     assert rendered.prompt.startswith(
-        "You are an expert programmer.\n\nUser:\nWrite the Environment"
+        PREAMBLE + "\n\nYou are an expert programmer.\n\nUser:\nWrite the Environment"
     )
     assert rendered.prompt.endswith("Assistant:\n" + CODE_OPENING)
     assert "```" in rendered.stop and "\nUser:" in rendered.stop
