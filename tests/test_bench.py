@@ -163,3 +163,16 @@ def test_killed_bench_resumes_without_repeating_jobs(scripted_llm, tmp_path):
     assert "4 of 4 jobs already done" in result.stderr
     assert scripted_llm.upstream_calls == calls
     assert snapshot(run) == before
+
+
+def test_process_jobs_cannot_read_the_host_environment():
+    """With process isolation the host makes itself non-dumpable, so a same-user job cannot read
+    /proc/<host>/environ (where OPENAI_API_KEY lives)."""
+    code = (
+        "import ctypes; from cwmb.bench.launch import ProcessLauncher; ProcessLauncher(); "
+        "print(ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))"  # PR_GET_DUMPABLE
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "0"

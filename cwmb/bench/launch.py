@@ -82,12 +82,27 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float, kill: Callable[[], None
         return LaunchResult(None, output.decode(errors="replace")[-4000:])
 
 
+def hide_host_process() -> None:
+    """Make this (host) process non-dumpable: a same-user job can then no longer read its
+    /proc/<pid>/environ or memory, where the API key lives."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_dumpable = 4
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0)
+
+
 class ProcessLauncher:
     name = "process"
     note = (
         "jobs run as local processes: they cannot reach the API key, but nothing stops a "
         "hostile method from reading files on this machine — use Docker for untrusted methods"
     )
+
+    def __init__(self) -> None:
+        hide_host_process()
 
     def run(self, job: JobSpec) -> LaunchResult:
         command = [
