@@ -264,19 +264,19 @@ def drop_identity(uid: int | None, applied: Applied) -> None:
         applied.problems.append(f"identity: {exc}")
 
 
-def confine(
+def confine_view(
     applied: Applied,
     new_root: str | None,
     visible: Iterable[str],
     links: Iterable[str],
     hidden: Iterable[str],
-    limits: Mapping[str, int],
+    tmp_mb: int,
     uid: int | None,
 ) -> None:
-    """Everything after the fork into the new PID namespace, in the order that works."""
+    """First half, in the new PID namespace: the filesystem view and the host name."""
     if "mounts" in applied.features and new_root is not None:
         try:
-            build_view(new_root, visible, links, hidden, limits["tmp_mb"], uid or 0)
+            build_view(new_root, visible, links, hidden, tmp_mb, uid or 0)
             applied.features.add("filesystem")
         except OSError as exc:
             applied.problems.append(f"filesystem view: {exc}")
@@ -286,5 +286,18 @@ def confine(
     if "ipc" in applied.features:  # a UTS namespace came with it
         with contextlib.suppress(OSError):
             socket.sethostname("sandbox")
+
+
+def resize_tmp(applied: Applied, tmp_mb: int) -> None:
+    """Give the private /tmp another size (a sandbox prepared before its limits were known)."""
+    if "filesystem" in applied.features:
+        try:
+            _mount(None, "/tmp", None, MS_REMOUNT | MS_NOSUID | MS_NODEV, f"size={tmp_mb}m")
+        except OSError as exc:
+            applied.problems.append(f"/tmp size: {exc}")
+
+
+def confine_process(applied: Applied, limits: Mapping[str, int], uid: int | None) -> None:
+    """Second half, right before the program: rlimits, then the unprivileged identity."""
     set_rlimits(limits, applied)
     drop_identity(uid, applied)

@@ -8,6 +8,7 @@ started with `--rm` and killed at close, so no container outlives its session.""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -15,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import uuid
 
 from cwmb.sandbox.base import Limits, ProgramFormats, SandboxError
@@ -130,9 +132,17 @@ class DockerExecutor:
     )
     complete = True
 
-    def __init__(self, image: str | None = None):
+    def __init__(self, image: str | None = None, prewarm: bool = False):
+        """`prewarm`: keep one started container in reserve, so that opening a session does not
+        wait for a container start (for callers that open many sessions; `shutdown()` or the
+        end of the process removes the spare)."""
         self.image = image or image_name()
         self._image_id: str | None = None
+        self.prewarm = prewarm
+        self._spare: tuple[Limits, DockerWorker] | None = None
+        self._lock = threading.Lock()
+        if prewarm:
+            atexit.register(self.shutdown)
 
     @property
     def image_id(self) -> str:
@@ -175,13 +185,51 @@ class DockerExecutor:
         worker = ["-I", "-m", "cwmb.sandbox.worker", "--memory-mb", str(limits.memory_mb)]
         return [*args, "--entrypoint", "python", self.image_id, *worker]
 
+    def _start(self, limits: Limits) -> DockerWorker:
+        name = NAME_PREFIX + uuid.uuid4().hex[:12]
+        return DockerWorker(self.command(name, limits), name)
+
+    def _take_spare(self, limits: Limits) -> DockerWorker | None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        spare_limits, worker = spare
+        if spare_limits == limits and worker.proc.poll() is None:
+            return worker
+        worker.close_pipes()
+        worker.terminate(graceful=False)
+        return None
+
+    def _refill(self, limits: Limits) -> None:
+        def start() -> None:
+            worker = self._start(limits)
+            with self._lock:
+                old, self._spare = self._spare, (limits, worker)
+            if old is not None:
+                old[1].close_pipes()
+                old[1].terminate(graceful=False)
+
+        threading.Thread(target=start, daemon=True).start()
+
     def open(
         self, source: str, formats: ProgramFormats, limits: Limits | None = None
     ) -> WorkerSession:
         limits = limits or Limits()
-        name = NAME_PREFIX + uuid.uuid4().hex[:12]
-        worker = DockerWorker(self.command(name, limits), name)
+        worker = self._take_spare(limits) if self.prewarm else None
+        if worker is None:
+            worker = self._start(limits)
+        if self.prewarm:
+            self._refill(limits)
         return WorkerSession(worker, source, formats, limits)
+
+    def shutdown(self) -> None:
+        """Remove the spare container, if any."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            spare[1].close_pipes()
+            spare[1].terminate(graceful=False)
 
 
 class DockerWorker(PopenWorker):
@@ -190,6 +238,12 @@ class DockerWorker(PopenWorker):
     def __init__(self, command: list[str], name: str):
         super().__init__(command, env=_client_env())
         self.name = name
+
+    def close_pipes(self) -> None:
+        """For a spare no session took over: the host's pipe ends are ours to close."""
+        for fd in (self.stdin, self.stdout, self.stderr):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def terminate(self, graceful: bool) -> int | None:
         if graceful:  # a healthy worker exits at EOF and --rm removes its container

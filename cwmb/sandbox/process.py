@@ -116,6 +116,10 @@ class ForkServer:
             socket.send_fds(self._sock, [json.dumps(message).encode()], fds or [])
             return self._receive(REPLY_TIMEOUT, message.get("op", "answer"))
 
+    def status(self) -> dict[str, Any]:
+        """{"spare": PID of the prepared sandbox or None, "sandboxes": PIDs of live sandboxes}."""
+        return self.call({"op": "status"})
+
     def _stop(self) -> None:
         if self._sock is not None:
             self._sock.close()  # the server sees EOF, kills its sandboxes and exits

@@ -43,6 +43,7 @@ PRELOADED = (
     "weakref", "numbers", "io", "secrets", "hashlib", "socket", "glob", "pathlib", "ctypes",
 )  # fmt: skip
 SPAWN_TIMEOUT = 10.0
+DEFAULT_TMP_MB = 64  # the private /tmp of a prepared sandbox, resized on assignment
 
 
 def preload() -> None:
@@ -102,9 +103,22 @@ def hidden_files() -> list[str]:
 
 
 @dataclass
+class Pending:
+    """A sandbox being prepared: its first child reports the PID on `report`."""
+
+    first: int
+    report: int
+    uid: int | None
+    workdir: str
+    control: socket.socket
+
+
+@dataclass
 class Sandbox:
     uid: int | None
     workdir: str
+    pid_namespace: bool  # killing its PID 1 kills everything it started
+    control: socket.socket | None  # until assigned: where its limits and pipes are sent
     status: int | None = None  # raw wait status once reaped
 
 
@@ -120,6 +134,8 @@ class Zygote:
         self.hidden = hidden_files()
         self.root = os.geteuid() == 0
         self.sandboxes: dict[int, Sandbox] = {}
+        self.spare: int | None = None  # a prepared sandbox waiting for the next spawn
+        self.pending: Pending | None = None  # the next spare, while it is being prepared
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_w, False)
         signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -135,30 +151,85 @@ class Zygote:
             if uid not in used:
                 return uid
 
-    def spawn(self, limits: dict[str, int], fds: list[int], probe: bool = False) -> dict[str, Any]:
+    def _prepare(self) -> int | None:
+        """Start a sandbox up to the point where only its limits and pipes are missing: the
+        slow part (two forks, namespaces, the filesystem view) happens before any request."""
+        return self._finish(self._start())
+
+    def _start(self) -> Pending:
         uid = self._new_uid()
         workdir = tempfile.mkdtemp(prefix="work-", dir=self.base)
         if uid is not None:
             os.chown(workdir, uid, uid)
+        control, control_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         report_r, report_w = os.pipe()
         first = os.fork()
         if first == 0:
             try:
                 os.close(report_r)
-                self._first_child(limits, fds, report_w, uid, workdir, probe)
+                self._first_child(report_w, control_child.fileno(), uid, workdir)
             finally:
                 os._exit(127)
         os.close(report_w)
-        for fd in fds:
-            os.close(fd)
-        report = self._read_report(report_r)
-        os.waitpid(first, 0)
+        control_child.close()
+        return Pending(first, report_r, uid, workdir, control)
+
+    def _finish(self, pending: Pending) -> int | None:
+        """Wait for a started sandbox's first child to report the sandbox's PID."""
+        report = self._read_report(pending.report)
+        with contextlib.suppress(ChildProcessError):  # reap() may have collected it already
+            os.waitpid(pending.first, 0)
         pid = report.get("pid")
         if not isinstance(pid, int):
-            shutil.rmtree(workdir, ignore_errors=True)
-            return {"ok": False, "error": report.get("error", "the sandbox did not start")}
-        self.sandboxes[pid] = Sandbox(uid, workdir)
-        return {"ok": True, "pid": pid, **({"isolation": report["isolation"]} if probe else {})}
+            pending.control.close()
+            shutil.rmtree(pending.workdir, ignore_errors=True)
+            return None
+        contained = bool(report.get("pid_namespace"))
+        self.sandboxes[pid] = Sandbox(pending.uid, pending.workdir, contained, pending.control)
+        return pid
+
+    def _take_spare_ready(self) -> None:
+        assert self.pending is not None
+        pending, self.pending = self.pending, None
+        self.spare = self._finish(pending)
+
+    def _take_spare(self) -> int | None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self.spare = self._finish(pending)
+        pid, self.spare = self.spare, None
+        return pid
+
+    def _assign(self, pid: int, request: dict[str, Any], fds: list[int]) -> bool:
+        """Hand a prepared sandbox its limits and the session's pipes."""
+        box = self.sandboxes[pid]
+        control, box.control = box.control, None
+        if control is None or box.status is not None:
+            return False
+        try:
+            socket.send_fds(control, [json.dumps(request).encode()], fds)
+        except OSError:
+            return False
+        finally:
+            control.close()
+        return True
+
+    def spawn(self, limits: dict[str, int], fds: list[int]) -> dict[str, Any]:
+        try:
+            pid = self._take_spare()
+            for _ in range(2):  # a spare that died meanwhile is replaced once
+                if pid is None:
+                    pid = self._prepare()
+                if pid is None:
+                    return {"ok": False, "error": "the sandbox did not start"}
+                if self._assign(pid, {"limits": limits}, fds):
+                    return {"ok": True, "pid": pid}
+                self.kill(pid)
+                pid = None
+            return {"ok": False, "error": "the sandbox did not start"}
+        finally:
+            for fd in fds:
+                os.close(fd)
 
     def _read_report(self, fd: int) -> dict[str, Any]:
         data = b""
@@ -179,23 +250,17 @@ class Zygote:
         except (ValueError, IndexError):
             return {"error": f"the sandbox did not start: {data[-500:]!r}"}
 
-    def _first_child(
-        self,
-        limits: dict[str, int],
-        fds: list[int],
-        report: int,
-        uid: int | None,
-        workdir: str,
-        probe: bool,
-    ) -> None:
-        """In the first child: own session, namespaces, then fork the worker and report it."""
+    def _first_child(self, report: int, control: int, uid: int | None, workdir: str) -> None:
+        """In the first child: own session, namespaces, then fork the sandbox and report it."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        assert report > 2 and all(fd > 2 for fd in fds)
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        os.closerange(3, report)
-        os.closerange(report + 1, 1 << 16)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        keep = sorted({report, control})
+        os.closerange(3, keep[0])
+        os.closerange(keep[0] + 1, keep[1])
+        os.closerange(keep[1] + 1, 1 << 16)
         os.setsid()
         applied = confine.Applied()
         if not self.namespaces:
@@ -205,47 +270,60 @@ class Zygote:
                 confine.enter_namespaces(applied)
             except OSError as exc:
                 applied.problems.append(f"namespaces: {exc}")
-        worker = os.fork()
-        if worker == 0:
-            if not probe:
-                os.close(report)
+        sandbox = os.fork()
+        if sandbox == 0:
+            os.close(report)
             try:
-                self._worker(applied, limits, uid, workdir, report if probe else None)
-            except BaseException:
-                error = {"ok": False, "error": traceback.format_exc()[-2000:]}
-                with contextlib.suppress(OSError):
-                    os.write(report if probe else 1, (json.dumps(error) + "\n").encode())
+                self._sandbox(applied, control, uid, workdir)
             finally:
                 os._exit(1)
-        if probe:
-            os.waitpid(worker, 0)  # the probe reports through `report` itself
-        else:
-            os.write(report, (json.dumps({"pid": worker}) + "\n").encode())
+        contained = "pid" in applied.features
+        message = {"pid": sandbox, "pid_namespace": contained}
+        os.write(report, (json.dumps(message) + "\n").encode())
         os._exit(0)
 
-    def _worker(
-        self,
-        applied: confine.Applied,
-        limits: dict[str, int],
-        uid: int | None,
-        workdir: str,
-        probe_report: int | None,
+    def _sandbox(
+        self, applied: confine.Applied, control: int, uid: int | None, workdir: str
     ) -> None:
-        """PID 1 of the sandbox: confine, greet the host, then serve as the worker."""
+        """PID 1 of the sandbox: prepare the view, wait for an assignment, confine the process,
+        greet the host, then serve as the worker."""
         new_root = self.new_root if "mounts" in applied.features else None
-        confine.confine(applied, new_root, self.visible, self.links, self.hidden, limits, uid)
+        confine.confine_view(
+            applied, new_root, self.visible, self.links, self.hidden, DEFAULT_TMP_MB, uid
+        )
         if "filesystem" not in applied.features:
             os.chdir(workdir)
-        hello = {"ok": True, "isolation": applied.to_dict()}
-        if probe_report is not None:
-            os.write(probe_report, (json.dumps(hello) + "\n").encode())
+        channel = socket.socket(fileno=control)
+        message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 3)
+        if not message:
+            os._exit(0)  # the fork server is gone
+        request = json.loads(message)
+        limits = request["limits"]
+        if limits["tmp_mb"] != DEFAULT_TMP_MB:
+            confine.resize_tmp(applied, limits["tmp_mb"])
+        if request.get("probe"):
+            confine.confine_process(applied, limits, uid)
+            channel.send(json.dumps(applied.to_dict()).encode())
             os._exit(0)
-        # Each sandbox starts from fresh randomness, as a fresh interpreter would.
-        random.seed()
-        import numpy
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
+        channel.close()
+        try:
+            confine.confine_process(applied, limits, uid)
+            # Each sandbox starts from fresh randomness, as a fresh interpreter would.
+            random.seed()
+            import numpy
 
-        numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
+            numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
+            hello = {"ok": True, "isolation": applied.to_dict()}
+        except BaseException:
+            hello = {"ok": False, "error": traceback.format_exc()[-2000:]}
         os.write(1, (json.dumps(hello) + "\n").encode())
+        if not hello["ok"]:
+            os._exit(1)
         from cwmb.sandbox.worker import main
 
         main()
@@ -256,14 +334,17 @@ class Zygote:
         box = self.sandboxes.pop(pid, None)
         if box is None:
             return {"ok": False, "error": f"no sandbox {pid}"}
+        if box.control is not None:
+            box.control.close()
         if box.status is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             # PID 1 of a namespace is reaped only after every other process in it is gone.
             _, box.status = os.waitpid(pid, 0)
-        if box.uid is not None:
-            self._kill_uid(box.uid)
-        self._reap_strays()
+        if not box.pid_namespace:
+            if box.uid is not None:
+                self._kill_uid(box.uid)
+            self._reap_strays()
         shutil.rmtree(box.workdir, ignore_errors=True)
         return {"ok": True, "status": os.waitstatus_to_exitcode(box.status)}
 
@@ -318,19 +399,30 @@ class Zygote:
     def serve(self) -> None:
         os.set_blocking(self.wakeup_r, False)
         probe = self._probe()
+        self.pending = self._start()
         self.send({"ready": True, "isolation": probe, "base": self.base})
         try:
             while True:
-                ready, _, _ = select.select([self.sock.fileno(), self.wakeup_r], [], [])
+                watched = [self.sock.fileno(), self.wakeup_r]
+                if self.pending is not None:
+                    watched.append(self.pending.report)
+                ready, _, _ = select.select(watched, [], [])
                 if self.wakeup_r in ready:
                     self.reap()
+                if self.pending is not None and self.pending.report in ready:
+                    self._take_spare_ready()
                 if self.sock.fileno() not in ready:
                     continue
                 message, fds, _, _ = socket.recv_fds(self.sock, MAX_MESSAGE, 3)
                 if not message:
                     return  # the host is gone
                 self.send(self.handle(json.loads(message), fds))
+                if self.spare is None and self.pending is None:
+                    # Prepared while the host works with the sandbox it just got.
+                    self.pending = self._start()
         finally:
+            if self.pending is not None:
+                self._take_spare_ready()
             for pid in list(self.sandboxes):
                 self.kill(pid)
             shutil.rmtree(self.base, ignore_errors=True)
@@ -345,6 +437,12 @@ class Zygote:
                 os.close(fd)
             if request.get("op") == "kill":
                 return self.kill(int(request["pid"]))
+            if request.get("op") == "status":
+                self.reap()
+                if self.pending is not None:
+                    self._take_spare_ready()
+                live = [pid for pid, box in self.sandboxes.items() if box.status is None]
+                return {"ok": True, "spare": self.spare, "sandboxes": live}
             return {"ok": False, "error": f"unknown request {request.get('op')!r}"}
         except Exception:  # noqa: BLE001 - the server must outlive a bad request
             return {"ok": False, "error": traceback.format_exc()[-2000:]}
@@ -357,26 +455,21 @@ class Zygote:
             "memory_mb": 4096,
             "processes": 64,
             "cpu_seconds": 10,
-            "tmp_mb": 1,
+            "tmp_mb": DEFAULT_TMP_MB,
         }
-        devnull = [os.open(os.devnull, os.O_RDWR) for _ in range(3)]
-        uid = self._new_uid()
-        workdir = tempfile.mkdtemp(prefix="probe-", dir=self.base)
-        report_r, report_w = os.pipe()
-        first = os.fork()
-        if first == 0:
-            try:
-                os.close(report_r)
-                self._first_child(limits, devnull, report_w, uid, workdir, probe=True)
-            finally:
-                os._exit(127)
-        os.close(report_w)
-        for fd in devnull:
-            os.close(fd)
-        report = self._read_report(report_r)
-        os.waitpid(first, 0)
-        shutil.rmtree(workdir, ignore_errors=True)
-        return report.get("isolation") or {"features": [], "problems": [report.get("error")]}
+        pid = self._prepare()
+        if pid is None:
+            return {"features": [], "problems": ["the probe sandbox did not start"]}
+        control = self.sandboxes[pid].control
+        assert control is not None
+        control.settimeout(SPAWN_TIMEOUT)
+        try:
+            control.send(json.dumps({"limits": limits, "probe": True}).encode())
+            answer: dict[str, Any] = json.loads(control.recv(MAX_MESSAGE) or b"{}")
+        except (OSError, ValueError) as exc:
+            answer = {"features": [], "problems": [f"probe: {exc}"]}
+        self.kill(pid)
+        return answer
 
 
 def main() -> None:
