@@ -344,7 +344,7 @@ def tree_figure(run: Run, out_dir: Path) -> SavedFigure | None:
                 ax=depth_ax,
                 legend=False,
             )
-            depth_ax.set_title("nodes by depth (all environments and seeds)")
+            depth_ax.set_title("nodes by depth")
             depth_ax.set_xlabel("depth (root = 0)")
             depth_ax.set_ylabel("nodes")
             depth_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -360,15 +360,16 @@ def tree_figure(run: Run, out_dir: Path) -> SavedFigure | None:
                 ax=value_ax,
                 legend=False,
             )
-            value_ax.set_title("train accuracy of the new program, by action")
+            value_ax.set_title("program accuracy by action")
             value_ax.set_xlabel("")
-            value_ax.set_ylabel("accuracy (mean ± std over nodes)")
+            value_ax.set_ylabel("train accuracy")
             value_ax.set_ylim(0.0, 1.05)
         png, svg = save(fig, out_dir, "tree_actions")
     caption = (
         "From the tree-node events of the traces: how many generate, improve and fix nodes each "
-        "job expanded (mean ± std over seeds), how deep in the tree they are, and how accurate "
-        "the programs each action produced were."
+        "job expanded (mean ± std over seeds); how deep in the tree they are (all environments "
+        "and seeds); and the train accuracy of the programs each action produced (mean ± std "
+        "over nodes)."
     )
     return SavedFigure("tree_actions", "Tree-search action statistics", caption, png, svg)
 
