@@ -65,6 +65,11 @@ bench: setup-local image-if-docker
 report: setup
 	$(RUN) cwmb report $(if $(RUN_DIR),$(RUN_DIR),$$(ls -td $(OUT)/*/ | head -n 1))
 
+# The project image, built without a container registry (debootstrap base + host wheelhouse).
+# On a connected machine a plain `docker build .` builds the same image.
+image: $(UV)
+	bash image/build-image.sh
+
 image-if-docker:
 	@if docker info >/dev/null 2>&1; then $(MAKE) image; \
 	else echo "no Docker engine: jobs will run as local processes (weaker isolation)"; fi

@@ -29,35 +29,11 @@ def reference_rule(request: dict) -> str:
     return code_reply("class Environment:\n    pass\n")
 
 
-def bench_command(base_url: str, out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "cwmb.cli",
-        "bench",
-        "--method",
-        "zero-shot",
-        "--method",
-        "null",
-        "--envs",
-        *ENVS,
-        "--model",
-        "openai/scripted",
-        "--model-base-url",
-        base_url,
-        "--isolation",
-        "process",
-        "--episodes",
-        "1",
-        "--budget",
-        "1",
-        "--out",
-        str(out),
-        "--run-id",
-        "run",
-        "--no-report",
-        *extra,
-    ]
+def bench_command(base_url: str, out: Path, *extra: str, isolation: str = "process") -> list[str]:
+    options = "--method zero-shot --method null --model openai/scripted --episodes 1 --budget 1"
+    return [sys.executable, "-m", "cwmb.cli", "bench", *options.split(), "--envs", *ENVS,
+            "--model-base-url", base_url, "--isolation", isolation, "--out", str(out),
+            "--run-id", "run", "--no-report", *extra]  # fmt: skip
 
 
 def bench_env(tmp_path: Path) -> dict[str, str]:
@@ -72,10 +48,11 @@ def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
     }
 
 
-def test_bench_runs_every_job_and_writes_the_results_folder(scripted_llm, tmp_path):
+@pytest.mark.parametrize("isolation", ["process", pytest.param("docker", marks=pytest.mark.docker)])
+def test_bench_runs_every_job_and_writes_the_results_folder(scripted_llm, tmp_path, isolation):
     scripted_llm.script(reference_rule)
     result = subprocess.run(
-        bench_command(scripted_llm.base_url, tmp_path),
+        bench_command(scripted_llm.base_url, tmp_path, isolation=isolation),
         env=bench_env(tmp_path),
         capture_output=True,
         text=True,
@@ -97,6 +74,7 @@ def test_bench_runs_every_job_and_writes_the_results_folder(scripted_llm, tmp_pa
         assert float(by_key[("null", env_id)]["train_accuracy"]) < 1.0
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["model"] == "openai/scripted" and manifest["budget"] == 1
+    assert manifest["isolation"] == {"jobs": isolation, "final_scoring": isolation}
     for job in ("zero-shot/CliffWalking-v1/seed0", "null/Blackjack-v1/seed0"):
         for name in ("program.py", "trace.jsonl", "score.json", "log.txt"):
             assert (run / job / name).is_file(), (job, name)
