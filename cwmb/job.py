@@ -40,7 +40,7 @@ from cwmb import registry
 from cwmb.dataset import Transitions, atomic_write_bytes, load_split, read_npz, sha256_file
 from cwmb.errors import CwmbError, DatasetError
 from cwmb.llm.errors import BudgetExhausted
-from cwmb.runner import ChatModel, SandboxEvaluator, Task, TaskLLM, load_runner
+from cwmb.runner import ChatModel, Runner, SandboxEvaluator, Task, TaskLLM, load_runner
 from cwmb.sandbox.select import get_executor
 from cwmb.trace import TraceWriter
 
@@ -130,31 +130,12 @@ def run_job(
     if config.budget < 0:
         raise CwmbError(f"--budget must be >= 0, got {config.budget}")
     train, train_path = load_train(config, spec)
-    config.out.mkdir(parents=True, exist_ok=True)
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_FILES:  # a rerun replaces a previous attempt's files
-        (config.out / name).unlink(missing_ok=True)
+        (out / name).unlink(missing_ok=True)
     executor = get_executor(config.isolation, quiet=True)
     client = llm if llm is not None else connect_llm(config)
-    try:
-        return _run(config, spec, run, train, train_path, executor, client, echo, started)
-    finally:
-        if llm is None and client is not None and hasattr(client, "close"):
-            client.close()
-
-
-def _run(
-    config: JobConfig,
-    spec: registry.EnvSpec,
-    run: Any,
-    train: Transitions,
-    train_path: Path,
-    executor: Any,
-    client: ChatModel | None,
-    echo: TextIO | None,
-    started: float,
-) -> JobResult:
-    out = config.out
-
     trace = TraceWriter(out / "trace.jsonl.part", keep=False)
     log = JobLog(out / "log.txt.part", echo)
     task = Task(
@@ -173,22 +154,12 @@ def _run(
         f"candidates run in `{executor.name}` sandboxes"
     )
     trace.write("job", method=config.method, env=spec.id, seed=config.seed, budget=config.budget)
-    status, error, program = "ok", None, None
-    budget_exhausted = False
     try:
-        program = run(task)
-        if not isinstance(program, str):
-            raise CwmbError(f"method {config.method!r} returned {type(program).__name__}, not str")
-    except BudgetExhausted:
-        budget_exhausted = True
-        log("the LLM budget ran out inside the method; keeping its best evaluated program")
-    except Exception as exc:  # a failing method must not lose what it found
-        status = "error"
-        error = f"{type(exc).__name__}: {exc}"
-        log(f"the method failed: {error}\n{traceback.format_exc()}")
-    if program is None:
-        program = task.best_program or ""
-    budget_exhausted = budget_exhausted or task.llm.left == 0
+        program, error = _run_method(run, task, config.method)
+    finally:
+        if llm is None and client is not None and hasattr(client, "close"):
+            client.close()
+    status = "ok" if error is None else "error"
     evaluation = task.evaluation_of(program)
     trace.write("result", status=status, error=error, calls=task.llm.calls)
     wall = time.monotonic() - started
@@ -207,7 +178,7 @@ def _run(
         "seed": config.seed,
         "budget": config.budget,
         "llm_calls": task.llm.calls,
-        "budget_exhausted": budget_exhausted,
+        "budget_exhausted": config.budget > 0 and task.llm.left == 0,
         "train_accuracy": None if evaluation is None else evaluation.accuracy,
         "train_solved": None if evaluation is None else evaluation.solved,
         "program_sha256": hashlib.sha256(program.encode()).hexdigest(),
@@ -217,3 +188,19 @@ def _run(
     }
     atomic_write_bytes(out / "job.json", (json.dumps(info, indent=2) + "\n").encode())
     return JobResult(status, error, program, task.llm.calls, wall, info)
+
+
+def _run_method(run: Runner, task: Task, method: str) -> tuple[str, str | None]:
+    """(program, error): what the method returned, or its best evaluated program if it raised."""
+    try:
+        program = run(task)
+        if not isinstance(program, str):
+            raise CwmbError(f"method {method!r} returned {type(program).__name__}, not str")
+        return program, None
+    except BudgetExhausted:
+        task.log("the LLM budget ran out inside the method; keeping its best evaluated program")
+        return task.best_program or "", None
+    except Exception as exc:  # a failing method must not lose what it found
+        error = f"{type(exc).__name__}: {exc}"
+        task.log(f"the method failed: {error}\n{traceback.format_exc()}")
+        return task.best_program or "", error
