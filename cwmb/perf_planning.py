@@ -27,7 +27,9 @@ def scoring_throughput() -> dict[str, float]:
         seconds = time.perf_counter() - start
         count = sum(s.n_transitions for s in scores.values())
         results[env_id] = count / seconds
-        print(f"scoring {env_id:<16} {count:>6} transitions in {seconds:.2f} s = {count / seconds:,.0f} transitions/s")
+        print(
+            f"scoring {env_id:<16} {count:>6} transitions in {seconds:.2f} s = {count / seconds:,.0f} transitions/s"
+        )
     return results
 
 
@@ -39,11 +41,16 @@ def oracle_step_time(preset_name: str) -> dict[str, float]:
         result = run_episodes(spec, OraclePolicy(spec, preset), "oracle", preset, episodes=1)
         per_step = result.seconds[0] / result.lengths[0]
         results[env_id] = per_step
-        print(f"oracle [{preset_name}] {env_id:<16} {per_step * 1000:7.1f} ms per real step "
-              f"({result.lengths[0]} steps, {result.seconds[0]:.1f} s)")
+        print(
+            f"oracle [{preset_name}] {env_id:<16} {per_step * 1000:7.1f} ms per real step "
+            f"({result.lengths[0]} steps, {result.seconds[0]:.1f} s)"
+        )
     return results
 
 
 def run() -> dict:
     np.seterr(all="ignore")
-    return {"scoring_transitions_per_s": scoring_throughput(), "oracle_seconds_per_step_default": oracle_step_time("default")}
+    return {
+        "scoring_transitions_per_s": scoring_throughput(),
+        "oracle_seconds_per_step_default": oracle_step_time("default"),
+    }

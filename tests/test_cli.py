@@ -54,14 +54,32 @@ def test_corrupt_dataset_names_the_file(capsys, tmp_path, monkeypatch):
 
 
 def test_score_json_has_every_field(capsys):
-    code, out, _ = run_cli(capsys, "score", "--reference", "--env", ENV, "--split", "all",
-                           "--isolation", "process", "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "score",
+        "--reference",
+        "--env",
+        ENV,
+        "--split",
+        "all",
+        "--isolation",
+        "process",
+        "--json",
+    )
     assert code == 0
     report = json.loads(out)
     for split in ("train", "heldout"):
         entry = report["splits"][split]
-        for key in ("accuracy", "state_accuracy", "reward_accuracy", "done_accuracy", "solved",
-                    "n_transitions", "error", "first_mismatch"):
+        for key in (
+            "accuracy",
+            "state_accuracy",
+            "reward_accuracy",
+            "done_accuracy",
+            "solved",
+            "n_transitions",
+            "error",
+            "first_mismatch",
+        ):
             assert key in entry
         assert entry["accuracy"] == 1.0 and entry["solved"] and entry["first_mismatch"] is None
 
@@ -73,20 +91,35 @@ def test_a_wrong_program_reports_its_first_mismatch(capsys, tmp_path):
         "    def set_state(self, state):\n        self.s = state\n"
         "    def step(self, action):\n        return self.s, -1.0, False\n"
     )
-    code, out, _ = run_cli(capsys, "score", str(program), "--env", ENV, "--split", "train",
-                           "--isolation", "process", "--json")
+    code, out, _ = run_cli(
+        capsys,
+        "score",
+        str(program),
+        "--env",
+        ENV,
+        "--split",
+        "train",
+        "--isolation",
+        "process",
+        "--json",
+    )
     assert code == 0
     entry = json.loads(out)["splits"]["train"]
     assert 0.0 < entry["accuracy"] < 1.0 and not entry["solved"]
     mismatch = entry["first_mismatch"]
     assert mismatch["predicted"]["next_state"] == mismatch["state"]
-    assert mismatch["expected"]["next_state"] != mismatch["state"] or mismatch["expected"]["reward"] != -1.0
+    assert (
+        mismatch["expected"]["next_state"] != mismatch["state"]
+        or mismatch["expected"]["reward"] != -1.0
+    )
 
 
 def test_a_program_that_does_not_load_scores_zero(capsys, tmp_path):
     program = tmp_path / "broken.py"
     program.write_text("def broken(:\n")
-    code, out, _ = run_cli(capsys, "score", str(program), "--env", ENV, "--isolation", "process", "--json")
+    code, out, _ = run_cli(
+        capsys, "score", str(program), "--env", ENV, "--isolation", "process", "--json"
+    )
     assert code == 0
     entry = json.loads(out)["splits"]["train"]
     assert entry["accuracy"] == 0.0 and "SyntaxError" in entry["error"]
@@ -105,13 +138,23 @@ def test_unknown_preset(capsys):
 def test_envs_lists_all_declared(capsys):
     code, out, _ = run_cli(capsys, "envs", "--json")
     ids = [entry["id"] for entry in json.loads(out)]
-    assert code == 0 and ids[:6] == ["Blackjack-v1", "CliffWalking-v1", "Taxi-v4", "CartPole-v1",
-                                     "MountainCar-v0", "Acrobot-v1"]
+    assert code == 0 and ids[:6] == [
+        "Blackjack-v1",
+        "CliffWalking-v1",
+        "Taxi-v4",
+        "CartPole-v1",
+        "MountainCar-v0",
+        "Acrobot-v1",
+    ]
 
 
 def test_console_script_exit_status():
-    result = subprocess.run([sys.executable, "-m", "cwmb.cli", "show", "Nope-v0"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "cwmb.cli", "show", "Nope-v0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1
 
 

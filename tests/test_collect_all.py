@@ -7,7 +7,14 @@ import pytest
 from cwmb import registry
 from cwmb.collect import collect
 
-DISCRETE = ["Blackjack-v1", "CliffWalking-v1", "Taxi-v4", "CartPole-v1", "MountainCar-v0", "Acrobot-v1"]
+DISCRETE = [
+    "Blackjack-v1",
+    "CliffWalking-v1",
+    "Taxi-v4",
+    "CartPole-v1",
+    "MountainCar-v0",
+    "Acrobot-v1",
+]
 
 
 @pytest.mark.slow
@@ -16,5 +23,9 @@ def test_recollect_discrete_byte_for_byte(env_id, tmp_path):
     spec = registry.get(env_id)
     collect(spec, ["train", "heldout"], out_dir=tmp_path)
     for split in ("train", "heldout"):
-        assert (tmp_path / f"{split}.npz").read_bytes() == spec.split_path(split).read_bytes(), split
-    assert (tmp_path / "MANIFEST.json").read_bytes() == (spec.trajectories_dir / "MANIFEST.json").read_bytes()
+        assert (tmp_path / f"{split}.npz").read_bytes() == spec.split_path(split).read_bytes(), (
+            split
+        )
+    assert (tmp_path / "MANIFEST.json").read_bytes() == (
+        spec.trajectories_dir / "MANIFEST.json"
+    ).read_bytes()

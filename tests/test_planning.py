@@ -86,7 +86,9 @@ def test_sandboxed_planning_matches_in_process_planning():
     spec = registry.get("CartPole-v1")
     preset = get_preset("default")
     with ProcessExecutor().open(spec.reference_source(), program_formats(spec)) as session:
-        sandboxed = run_episodes(spec, ProgramPolicy(spec, preset, session), "reference", preset, episodes=1)
+        sandboxed = run_episodes(
+            spec, ProgramPolicy(spec, preset, session), "reference", preset, episodes=1
+        )
 
     class InProcess:
         def __init__(self):

@@ -15,20 +15,36 @@ from cwmb.scoring import reward_weights, score
 
 
 def make_spec(obs_dtype: str = "float32", shape: tuple[int, ...] = (2,)) -> EnvSpec:
-    obs = SpaceFormat(type="box", dtype=obs_dtype, shape=shape, discrete=not obs_dtype.startswith("float"))
+    obs = SpaceFormat(
+        type="box", dtype=obs_dtype, shape=shape, discrete=not obs_dtype.startswith("float")
+    )
     action = SpaceFormat(type="discrete", dtype="int64", n=2)
-    return EnvSpec(id="Toy-v0", gym_id="Toy-v0", kind="discrete", planner="mcts", max_episode_steps=10,
-                   dataset_episode_steps=10, observation=obs, action=action, rtol=1e-5, atol=1e-5,
-                   package_dir=Path("."))
+    return EnvSpec(
+        id="Toy-v0",
+        gym_id="Toy-v0",
+        kind="discrete",
+        planner="mcts",
+        max_episode_steps=10,
+        dataset_episode_steps=10,
+        observation=obs,
+        action=action,
+        rtol=1e-5,
+        atol=1e-5,
+        package_dir=Path("."),
+    )
 
 
 def make_data(next_obs, reward, terminated, **masks) -> Transitions:
     next_obs = np.asarray(next_obs, dtype=np.float32)
     n = len(reward)
     arrays = {
-        "obs": np.zeros_like(next_obs), "action": np.zeros(n, dtype=np.int64), "next_obs": next_obs,
-        "reward": np.asarray(reward, dtype=np.float64), "terminated": np.asarray(terminated, dtype=bool),
-        "truncated": np.zeros(n, dtype=bool), "episode": np.zeros(n, dtype=np.int32),
+        "obs": np.zeros_like(next_obs),
+        "action": np.zeros(n, dtype=np.int64),
+        "next_obs": next_obs,
+        "reward": np.asarray(reward, dtype=np.float64),
+        "terminated": np.asarray(terminated, dtype=bool),
+        "truncated": np.zeros(n, dtype=bool),
+        "episode": np.zeros(n, dtype=np.int32),
         "step": np.arange(n, dtype=np.int32),
     }
     arrays.update({k: np.asarray(v, dtype=bool) for k, v in masks.items()})
@@ -40,8 +56,10 @@ def pred(state, reward, done, error=None):
 
 
 def exact(data: Transitions) -> list[dict]:
-    return [pred(data.next_obs[i].tolist(), float(data.reward[i]), bool(data.terminated[i]))
-            for i in range(len(data))]
+    return [
+        pred(data.next_obs[i].tolist(), float(data.reward[i]), bool(data.terminated[i]))
+        for i in range(len(data))
+    ]
 
 
 def test_perfect_predictions_are_solved():
@@ -74,7 +92,9 @@ def test_non_terminal_thirds_and_per_element_state_credit():
 
 def test_reward_frequency_weights():
     # Rewards 0, 0, 0, 1: the three 0-reward transitions share one unit of weight.
-    assert reward_weights(np.array([0.0, 0.0, 0.0, 1.0])).tolist() == pytest.approx([1 / 3] * 3 + [1.0])
+    assert reward_weights(np.array([0.0, 0.0, 0.0, 1.0])).tolist() == pytest.approx(
+        [1 / 3] * 3 + [1.0]
+    )
     data = make_data([[0, 0]] * 4, [0.0, 0.0, 0.0, 1.0], [False] * 4)
     predictions = exact(data)
     predictions[3] = pred([0, 0], 0.0, False)  # wrong reward on the rare transition: 2/3
@@ -112,7 +132,9 @@ def test_a_program_that_raises_scores_zero_on_that_transition():
     assert result.first_mismatch["index"] == 1
 
 
-@pytest.mark.parametrize("bad_state", [[1.0], [1.0, 2.0, 3.0], [[1.0, 2.0], [3.0, 4.0]], "xy", None, {"a": 1}])
+@pytest.mark.parametrize(
+    "bad_state", [[1.0], [1.0, 2.0, 3.0], [[1.0, 2.0], [3.0, 4.0]], "xy", None, {"a": 1}]
+)
 def test_a_wrong_shape_gets_no_state_credit(bad_state):
     data = make_data([[1, 2]], [0.0], [False])
     result = score(make_spec(), data, [pred(bad_state, 0.0, False)])
@@ -137,8 +159,14 @@ def test_done_must_be_a_real_boolean():
 
 def test_masks_leave_undetermined_components_out():
     # Transition 0: only `done` is determined. Transition 1: nothing is, so it is left out.
-    data = make_data([[1, 2], [3, 4]], [1.0, -1.0], [False, True],
-                     score_state=[False, False], score_reward=[False, False], score_done=[True, False])
+    data = make_data(
+        [[1, 2], [3, 4]],
+        [1.0, -1.0],
+        [False, True],
+        score_state=[False, False],
+        score_reward=[False, False],
+        score_done=[True, False],
+    )
     predictions = [pred([0, 0], 99.0, False), pred([0, 0], 99.0, False)]
     result = score(make_spec(), data, predictions)
     assert result.solved and result.accuracy == 1.0 and result.n_transitions == 1
