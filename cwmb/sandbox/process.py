@@ -111,10 +111,21 @@ class ForkServer:
 
     def call(self, message: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
         with self._lock:
-            self._ensure()
-            assert self._sock is not None
-            socket.send_fds(self._sock, [json.dumps(message).encode()], fds or [])
-            return self._receive(REPLY_TIMEOUT, message.get("op", "answer"))
+            for attempt in (1, 2):
+                self._ensure()
+                assert self._sock is not None
+                try:
+                    socket.send_fds(self._sock, [json.dumps(message).encode()], fds or [])
+                    return self._receive(REPLY_TIMEOUT, message.get("op", "answer"))
+                except (OSError, SandboxError):
+                    # The server died (its sandboxes die with it): start a new one for a spawn;
+                    # a sandbox to kill is gone already.
+                    self._stop()
+                    if message.get("op") != "spawn" or attempt == 2:
+                        if message.get("op") == "kill":
+                            return {"ok": True, "status": None}
+                        raise
+            raise AssertionError("unreachable")
 
     def status(self) -> dict[str, Any]:
         """{"spare": PID of the prepared sandbox or None, "sandboxes": PIDs of live sandboxes}."""

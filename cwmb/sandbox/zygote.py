@@ -313,6 +313,9 @@ class Zygote:
         channel.close()
         try:
             confine.confine_process(applied, limits, uid)
+            # Die with the fork server (set after the uid change, which clears it; the first
+            # child is long gone, so the parent now is the server).
+            confine.prctl(confine.PR_SET_PDEATHSIG, signal.SIGKILL)
             # Each sandbox starts from fresh randomness, as a fresh interpreter would.
             random.seed()
             import numpy
