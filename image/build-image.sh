@@ -23,6 +23,16 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
+# One build at a time: concurrent runs would swap the wheelhouse under each other.
+exec 9>"${TMPDIR:-/tmp}/cwmb-build-image.lock"
+if ! flock -n 9; then
+    echo "build-image: waiting for another build to finish" >&2
+    flock 9
+fi
+
+# uv from PATH, else the copy `make setup` bootstraps into .tools/.
+UV=${UV:-$(command -v uv || echo "$ROOT/.tools/bin/uv")}
+
 IMAGE=${CWMB_IMAGE:-cwmb:latest}
 SUITE=bookworm
 BASE_PACKAGES=python3,python3-venv
@@ -86,7 +96,7 @@ detect_mirror() {
 
 ensure_tools() {
     docker info >/dev/null 2>&1 || die "no Docker engine answers (run .ci/docker-engine.sh)"
-    command -v uv >/dev/null || die "uv is missing"
+    [ -x "$UV" ] || command -v "$UV" >/dev/null || die "uv is missing (run make setup)"
     if ! command -v debootstrap >/dev/null; then
         [ "$(id -u)" -eq 0 ] || die "debootstrap is missing and installing it needs root"
         say "installing debootstrap"
@@ -155,7 +165,7 @@ pip_download() {
     local dest=$1 p platform_args=()
     shift
     for p in "${PLATFORMS[@]}"; do platform_args+=(--platform "$p"); done
-    uv run --quiet --no-project --isolated --python "${CWMB_PYTHON:-3.11}" --with "pip==$PIP_VERSION" \
+    "$UV" run --quiet --no-project --isolated --python "${CWMB_PYTHON:-3.11}" --with "pip==$PIP_VERSION" \
         python -m pip download -qq --disable-pip-version-check --only-binary :all: \
         --implementation cp --python-version 3.11 "${platform_args[@]}" --dest "$dest" "$@"
 }
@@ -175,11 +185,12 @@ wheelhouse() {
     local dir reqs stamp want
     scratch_dir dir /tmp/cwmb-reqs.XXXXXX
     reqs=$dir/requirements.txt
-    uv export --quiet --frozen --no-dev --no-emit-project --no-header --format requirements-txt \
+    "$UV" export --quiet --frozen --no-dev --no-emit-project --no-header --format requirements-txt \
         --output-file "$reqs"
     want=$( { cat "$reqs"; echo "$UV_VERSION $SETUPTOOLS_VERSION ${PLATFORMS[*]}"; } | sha12)
     stamp=$WHEELHOUSE/.stamp
-    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
+        [ -n "$(find "$WHEELHOUSE" -maxdepth 1 -name '*.whl' -print -quit)" ]; then
         say "wheelhouse up to date ($(find "$WHEELHOUSE" -name '*.whl' | wc -l) wheels)"
         return
     fi
@@ -192,13 +203,23 @@ wheelhouse() {
 build() {
     local base=$1 id
     # --network none proves the build is offline; the classic builder needs no BuildKit plugin.
+    # (The client's notice that the classic builder is deprecated is dropped from stderr.)
     DOCKER_BUILDKIT=0 docker build --network none --force-rm --quiet \
         --build-arg "BASE_IMAGE=$base" --build-arg WHEELHOUSE=/wheelhouse \
-        --build-arg "UV_VERSION=$UV_VERSION" -t "$IMAGE" . >/dev/null
+        --build-arg "UV_VERSION=$UV_VERSION" -t "$IMAGE" . \
+        >/dev/null 2> >(grep -v -e '^DEPRECATED: The legacy builder' -e 'BuildKit is currently disabled' \
+            -e 'environment-variable\.$' -e '^$' >&2)
     id=$(docker image inspect --format '{{.Id}}' "$IMAGE")
     id=${id#sha256:}
-    docker tag "$IMAGE" "${IMAGE%%:*}:${id:0:12}"
-    say "built $IMAGE = ${IMAGE%%:*}:${id:0:12} ($(docker image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=iec))"
+    local repo=${IMAGE%:*} tag
+    docker tag "$IMAGE" "$repo:${id:0:12}"
+    # Untag digests of earlier builds (their layers stay while a container still uses them).
+    for tag in $(docker image ls --format '{{.Tag}}' "$repo"); do
+        if [[ $tag =~ ^[0-9a-f]{12}$ && $tag != "${id:0:12}" ]]; then
+            docker rmi "$repo:$tag" >/dev/null 2>&1 || true
+        fi
+    done
+    say "built $IMAGE = $repo:${id:0:12} ($(docker image inspect --format '{{.Size}}' "$IMAGE" | numfmt --to=iec))"
 }
 
 main() {
