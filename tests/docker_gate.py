@@ -52,14 +52,18 @@ def pytest_runtest_makereport(
 ) -> Generator[None, Any, None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
-    # A skip raised inside a docker test (importorskip, a helper's skip, ...) hides a missing
-    # capability just as well; expected failures (xfail) keep their meaning.
-    if (
-        report.skipped
-        and docker_required()
-        and item.get_closest_marker("docker") is not None
-        and not hasattr(report, "wasxfail")
-    ):
+    if not docker_required() or item.get_closest_marker("docker") is None:
+        return
+    problem = engine_problem()
+    if report.when == "setup" and problem is not None:
+        # Even an xfail-marked test: a missing engine is not the failure it expects.
+        if hasattr(report, "wasxfail"):
+            del report.wasxfail
+        report.outcome = "failed"
+        report.longrepr = f"{problem}, but {REQUIRE_ENV}=1"
+    elif report.skipped and not hasattr(report, "wasxfail"):
+        # A skip raised inside a docker test (importorskip, a helper's skip, ...) hides a
+        # missing capability just as well.
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"docker test skipped while {REQUIRE_ENV}=1: {reason}"
