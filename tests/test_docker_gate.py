@@ -13,6 +13,7 @@ from pathlib import Path
 TESTS_DIR = Path(__file__).resolve().parent
 
 SUITE = """
+import pytest
 
 @pytest.mark.docker
 def test_marked():
