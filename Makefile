@@ -36,7 +36,7 @@ $(UV):
 setup: .venv/.synced
 setup-local: .venv/.synced-local
 
-test: setup-local
+test: setup-local image-if-docker
 	$(RUN) pytest $(PYTEST_ARGS)
 
 test-fast: setup
