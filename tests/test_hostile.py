@@ -315,10 +315,13 @@ CASES: dict[str, Callable[[Context, Outcome], None]] = {
     "search_heldout": check_heldout,
     "steal_reference": check_steal,
     "huge_answer": fails_with(f"answer exceeded {LIMITS.output_mb} MB", within=LIMITS.wall_seconds),
+    "forge_packed_pickle": fails_with("bad answer to step_batch", within=1),
     "forge_protocol": fails_with(
         "bad answer to step_batch", "broke the sandbox protocol", within=1
     ),
-    "break_builtins": fails_with("ended unexpectedly", "bad answer", "broke the sandbox", within=1),
+    "break_builtins": fails_with(
+        "ended unexpectedly", "bad answer", "broke the sandbox", "not 2: a stale image", within=1
+    ),
 }
 
 

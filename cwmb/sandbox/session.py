@@ -15,7 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from cwmb.sandbox.base import Limits, ProgramFormats, SandboxError
-from cwmb.sandbox.protocol import decode, encode
+from cwmb.sandbox.protocol import (
+    PROTOCOL_VERSION,
+    decode,
+    encode,
+    numeric_batch,
+    pack_array,
+    unpack_predictions,
+)
 
 STDERR_TAIL = 64 * 1024  # bytes of the worker's stderr kept for error messages
 GRACE_SECONDS = 2.0  # a healthy worker whose stdin is closed exits by itself within this
@@ -161,6 +168,13 @@ class WorkerSession:
         except BaseException:
             self.close()
             raise
+        if answer.get("protocol") != PROTOCOL_VERSION:
+            self.close()
+            raise SandboxError(
+                f"the sandbox's worker answered in protocol {answer.get('protocol', 1)}, not "
+                f"{PROTOCOL_VERSION}: a stale image (rebuild it with `make image`) or a program "
+                "that tampers with the worker"
+            )
         if not answer.get("ok"):
             self.close()
             raise SandboxError(f"program failed to load:\n{str(answer.get('error', '')).strip()}")
@@ -262,18 +276,22 @@ class WorkerSession:
 
     # -- the Session interface ------------------------------------------------------------
     def step_batch(self, states: list[Any], actions: list[Any]) -> list[dict[str, Any]]:
-        answer = self.request(
-            {"op": "step_batch", "states": states, "actions": actions}, what="step a batch"
-        )
-        predictions = answer.get("predictions")
-        if (
-            not answer.get("ok")
-            or not isinstance(predictions, list)
-            or len(predictions) != len(states)
-        ):
-            raise SandboxError(
-                f"bad answer to step_batch: {str(answer.get('error', answer))[:500]}"
-            )
+        message: dict[str, Any] = {"op": "step_batch"}
+        for key, values in (("states", states), ("actions", actions)):
+            array = numeric_batch(values)
+            if array is not None and len(array) == len(values):
+                message[key + "_npy"] = pack_array(array)
+            else:
+                message[key] = values
+        answer = self.request(message, what="step a batch")
+        try:
+            if not answer.get("ok"):
+                raise ValueError(str(answer.get("error", answer)))
+            predictions = unpack_predictions(answer)
+            if len(predictions) != len(states):
+                raise ValueError(f"{len(predictions)} predictions for {len(states)} transitions")
+        except (ValueError, TypeError) as exc:
+            raise SandboxError(f"bad answer to step_batch: {str(exc)[:500]}") from None
         return [
             p if isinstance(p, dict) else {"error": "malformed prediction"} for p in predictions
         ]

@@ -6,6 +6,8 @@ requests into the contract's types, calls the program, and turns its answers int
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import sys
 import traceback
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cwmb.formats import to_runtime
-from cwmb.sandbox.protocol import decode, encode
+from cwmb.sandbox.protocol import PROTOCOL_VERSION, decode, encode, pack_predictions
 
 _MAX_TRACEBACK = 4000
 
@@ -46,6 +48,14 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"unsupported value of type {type(value).__name__}")
 
 
+def _batch(request: dict[str, Any], key: str) -> Any:
+    """A request's list of states or actions, sent as JSON or as an `.npy` image."""
+    if key + "_npy" in request:
+        data = base64.b64decode(request[key + "_npy"])
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    return request[key]
+
+
 def _short_traceback() -> str:
     text = traceback.format_exc()
     return text[-_MAX_TRACEBACK:]
@@ -71,8 +81,8 @@ class Worker:
                 return {"ok": False, "error": "the program defines no class `Environment`"}
             self.env = cls()
         except BaseException:  # noqa: BLE001 - SystemExit from a program is an error too
-            return {"ok": False, "error": _short_traceback()}
-        return {"ok": True}
+            return {"ok": False, "error": _short_traceback(), "protocol": PROTOCOL_VERSION}
+        return {"ok": True, "protocol": PROTOCOL_VERSION}
 
     def predict(self, state: Any, action: Any) -> dict[str, Any]:
         try:
@@ -111,7 +121,8 @@ class Worker:
         if self.env is None:
             return {"ok": False, "error": "no program loaded"}
         if op == "step_batch":
-            return self.step_batch(request["states"], request["actions"])
+            states, actions = _batch(request, "states"), _batch(request, "actions")
+            return pack_predictions(self.step_batch(states, actions)["predictions"])
         if op == "plan":
             return self.plan(request["state"], request["planner"], int(request["seed"]))
         return {"ok": False, "error": f"unknown request {op!r}"}
