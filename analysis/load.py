@@ -16,38 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from cwmb.bench.results import SUMMARY_COLUMNS
 from cwmb.errors import CwmbError
 
-SUMMARY_COLUMNS = [
-    "method",
-    "env",
-    "kind",
-    "seed",
-    "status",
-    "train_accuracy",
-    "heldout_accuracy",
-    "train_state_accuracy",
-    "train_reward_accuracy",
-    "train_done_accuracy",
-    "heldout_state_accuracy",
-    "heldout_reward_accuracy",
-    "heldout_done_accuracy",
-    "train_solved",
-    "heldout_solved",
-    "return_mean",
-    "return_std",
-    "normalized_return",
-    "random_return",
-    "oracle_return",
-    "llm_calls",
-    "tokens_in",
-    "tokens_out",
-    "job_s",
-    "llm_s",
-    "scoring_s",
-    "planning_s",
-    "error",
-]
 # Columns the loader adds to the summary's: the job's budget and planner preset.
 EXTRA_COLUMNS = ["budget", "preset"]
 JOB_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS

@@ -190,3 +190,5 @@ CANONICAL_ORDER = [
     "Humanoid-v4",
     "HumanoidStandup-v4",
 ]
+DISCRETE_ENVS = CANONICAL_ORDER[:6]
+CONTINUOUS_ENVS = CANONICAL_ORDER[6:]

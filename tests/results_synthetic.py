@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from cwmb.bench.results import SUMMARY_COLUMNS
+
 METHODS = ["gif-mcts", "worldcoder"]
 ENVS = {"CartPole-v1": "discrete", "Taxi-v4": "discrete", "Pusher-v5": "continuous"}
 SEEDS = [0, 1]
@@ -24,36 +26,6 @@ BASELINES = {
     "Taxi-v4": (-750.0, -200.0),
     "Pusher-v5": (-150.0, -30.0),
 }
-SUMMARY_COLUMNS = [
-    "method",
-    "env",
-    "kind",
-    "seed",
-    "status",
-    "train_accuracy",
-    "heldout_accuracy",
-    "train_state_accuracy",
-    "train_reward_accuracy",
-    "train_done_accuracy",
-    "heldout_state_accuracy",
-    "heldout_reward_accuracy",
-    "heldout_done_accuracy",
-    "train_solved",
-    "heldout_solved",
-    "return_mean",
-    "return_std",
-    "normalized_return",
-    "random_return",
-    "oracle_return",
-    "llm_calls",
-    "tokens_in",
-    "tokens_out",
-    "job_s",
-    "llm_s",
-    "scoring_s",
-    "planning_s",
-    "error",
-]
 
 
 def accuracies(method: str, env: str, seed: int) -> list[float]:

@@ -7,18 +7,9 @@ import pytest
 from cwmb import registry
 from cwmb.collect import collect
 
-DISCRETE = [
-    "Blackjack-v1",
-    "CliffWalking-v1",
-    "Taxi-v4",
-    "CartPole-v1",
-    "MountainCar-v0",
-    "Acrobot-v1",
-]
-
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", DISCRETE)
+@pytest.mark.parametrize("env_id", registry.DISCRETE_ENVS)
 def test_recollect_discrete_byte_for_byte(env_id, tmp_path):
     spec = registry.get(env_id)
     collect(spec, ["train", "heldout"], out_dir=tmp_path)
