@@ -11,6 +11,7 @@ programs never run in the harness process."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -36,7 +37,7 @@ class Environment:
     def step(self, action):
         return self.state, 1.0, False
 """
-PLAN_STEPS = 20
+PLAN_STEPS = 40
 PAUSE = {"docker-warm": 3.0}  # idle time before each measured open, so the spare is ready
 
 
@@ -85,6 +86,28 @@ def _median(run: Callable[[], object], repeats: int, pause: float = 0.0) -> floa
         run()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def _side_by_side(jobs: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median wall time of each job, run in turns (round robin), so that load from other work
+    on the machine falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for job in jobs.values():
+        job()  # warm-up, not counted
+    for _ in range(rounds):
+        for name, job in jobs.items():
+            time.sleep(PAUSE.get(name, 0.0))
+            start = time.perf_counter()
+            job()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by process `pid`."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _executors() -> dict[str, Executor]:
@@ -176,11 +199,13 @@ def run() -> dict[str, Any]:
 
     n = len(load_split(spec, "train"))
     print(f"scoring the {ENV_ID} reference on train ({n} transitions), open to close:")
-    base = _median(score_reference(inproc, spec), 5)
+    contenders = {"in-process": inproc, **executors}
+    jobs = {name: score_reference(executor, spec) for name, executor in contenders.items()}
+    times = _side_by_side(jobs, 7)
+    base = times.pop("in-process")
     results["score_inprocess_s"] = base
     print(f"  {'in-process':<11} {1000 * base:8.1f} ms")
-    for name, executor in executors.items():
-        seconds = _median(score_reference(executor, spec), 5, PAUSE.get(name, 0.0))
+    for name, seconds in times.items():
         results[f"score_{name}_s"] = seconds
         results[f"score_ratio_{name}"] = seconds / base
         print(
@@ -188,22 +213,36 @@ def run() -> dict[str, Any]:
         )
 
     print(f"planning with the {ENV_ID} reference ({PLAN_STEPS} planner calls, default preset):")
-    base = _median(plan_reference(inproc, spec), 3)
+    contenders.pop("docker-warm", None)  # one session for all calls: nothing to pre-start
+    jobs = {name: plan_reference(executor, spec) for name, executor in contenders.items()}
+    try:
+        times = _side_by_side(jobs, 5)
+        # CPU time as well: the same computation in another process, which load on the
+        # machine does not inflate the way it inflates wall-clock hand-overs.
+        start = time.process_time()
+        jobs["in-process"]()
+        inproc_cpu = time.process_time() - start
+        pid = jobs["process"].session.worker.pid  # type: ignore[attr-defined]
+        before = _cpu_seconds(pid)
+        jobs["process"]()
+        worker_cpu = _cpu_seconds(pid) - before
+    finally:
+        for job in jobs.values():
+            job.session.close()  # type: ignore[attr-defined]
+    base = times.pop("in-process")
     results["plan_inprocess_s"] = base
     print(f"  {'in-process':<11} {1000 * base:8.1f} ms")
-    for name, executor in executors.items():
-        if name == "docker-warm":
-            continue
-        job = plan_reference(executor, spec)
-        try:
-            seconds = _median(job, 3)
-        finally:
-            job.session.close()  # type: ignore[attr-defined]
+    for name, seconds in times.items():
         results[f"plan_{name}_s"] = seconds
         results[f"plan_ratio_{name}"] = seconds / base
         print(
             f"  {name:<11} {1000 * seconds:8.1f} ms   ratio {seconds / base:5.2f} (target <= 1.1)"
         )
+    results["plan_cpu_ratio_process"] = worker_cpu / inproc_cpu
+    print(
+        f"  CPU time of one run: in-process {1000 * inproc_cpu:.0f} ms, process sandbox worker "
+        f"{1000 * worker_cpu:.0f} ms (ratio {worker_cpu / inproc_cpu:.2f})"
+    )
     for executor in executors.values():
         shutdown = getattr(executor, "shutdown", None)
         if shutdown:
