@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from cwmb.sandbox.process import FEATURE_WORDS, ForkServer, ProcessExecutor, des
 from cwmb.sandbox.worker import Worker
 
 ENV_ID = "CartPole-v1"
+HOSTILE = Path(__file__).parent / "hostile"
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +159,44 @@ def test_fork_server_restarts_after_dying() -> None:
         assert server.pid != first
     finally:
         server.shutdown()
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
+def test_daemon_dies_without_namespaces_or_root() -> None:
+    """The weakest setting (no namespaces, no root: inside a job container, say): a program's
+    daemon is still killed at close, because the fork server is a child subreaper."""
+    daemon = (HOSTILE / "daemon_escape.py").read_text()
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_hostile import descendants
+        from cwmb import registry
+        from cwmb.dataset import load_split
+        from cwmb.evaluation import predict, program_formats
+        from cwmb.sandbox.process import ForkServer, ProcessExecutor
+        server = ForkServer(namespaces=False)
+        executor = ProcessExecutor(server)
+        spec = registry.get("CartPole-v1")
+        data = load_split(spec, "train").select(slice(0, 5))
+        with executor.open({daemon!r}, program_formats(spec)) as session:
+            predictions = predict(session, data)
+            during = len(descendants(server.pid))
+        spare = server.status()["spare"]
+        after = [p for p in descendants(server.pid) if p != spare]
+        print(json.dumps({{"features": executor.isolation["features"], "during": during,
+                           "after": after, "ok": predictions[0]["error"] is None}}))
+        server.shutdown()
+        """
+    )
+    command = ["unshare", "--user", "--map-user=1000", "--map-group=1000", sys.executable, "-c"]
+    if subprocess.run([*command[:4], "true"], capture_output=True).returncode != 0:
+        pytest.skip("user namespaces unavailable here")
+    result = subprocess.run(
+        [*command, script], capture_output=True, text=True, timeout=120, cwd="/tmp"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["features"] == ["rlimits"] and report["ok"]
+    assert report["during"] >= 3  # the worker, the daemon, the spare
+    assert report["after"] == []

@@ -353,7 +353,7 @@ class Zygote:
         if not box.pid_namespace:
             if box.uid is not None:
                 self._kill_uid(box.uid)
-            self._reap_strays()
+            self._kill_strays()
         shutil.rmtree(box.workdir, ignore_errors=True)
         return {"ok": True, "status": os.waitstatus_to_exitcode(box.status)}
 
@@ -370,9 +370,10 @@ class Zygote:
                     os._exit(0)
             os.waitpid(child, 0)
 
-    def _reap_strays(self, timeout: float = 2.0) -> None:
-        """Wait (briefly) until every child that is not a live sandbox has been reaped: without a
-        PID namespace a killed program's orphans are re-parented here."""
+    def _kill_strays(self, timeout: float = 2.0) -> None:
+        """Kill every child that is not a sandbox. Without a PID namespace a killed program's
+        orphans (daemons included) are re-parented here, this server being a child subreaper;
+        their own children follow as their parents die."""
         me = os.getpid()
         deadline = time.monotonic() + timeout
         while True:
@@ -381,11 +382,15 @@ class Zygote:
                 children = Path(f"/proc/{me}/task/{me}/children").read_text().split()
             except OSError:
                 return
-            if all(int(pid) in self.sandboxes for pid in children):
+            strays = [int(pid) for pid in children if int(pid) not in self.sandboxes]
+            if self.pending is not None:
+                strays = [pid for pid in strays if pid != self.pending.first]
+            if not strays or time.monotonic() > deadline:
                 return
-            if time.monotonic() > deadline:
-                return
-            time.sleep(0.005)
+            for pid in strays:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.002)
 
     def reap(self) -> None:
         with contextlib.suppress(BlockingIOError):
