@@ -1,12 +1,13 @@
 """Confining a freshly forked sandbox worker on Linux, before any untrusted code runs.
 
-Two steps, called by the fork server (`zygote.py`):
+Three steps, called by the fork server (`zygote.py`):
 - `enter_namespaces` (in the first child): new mount, PID, network, IPC and UTS namespaces, plus a
   user namespace when we are not root. The next fork becomes PID 1 of the new PID namespace, so
   killing that one process takes every process the program started with it (daemons included).
-- `confine` (in that PID 1): a private filesystem view built from read-only bind mounts of what
-  Python needs (no home, no trajectories/, no reference programs, fresh /tmp and /proc),
-  rlimits, an unprivileged uid, no capabilities, no-new-privileges.
+- `confine_view` (in that PID 1): a private filesystem view built from read-only bind mounts of
+  what Python needs (no home, no trajectories/, no reference programs, fresh /tmp and /proc).
+- `confine_process` (once the sandbox is handed a session): rlimits, an unprivileged uid (a
+  fresh one per sandbox when we are root), no capabilities, no-new-privileges.
 
 Every step that the OS refuses is skipped and reported, so the host can say how strong the
 isolation really is. Only the standard library is used: this runs in the fork server."""

@@ -5,14 +5,20 @@ already done so costs about one. The host starts this server once, with a scrubb
 and talks to it over a Unix SEQPACKET socket (file descriptor FD): JSON messages, with the
 worker's three pipe ends attached to a spawn request.
 
-A spawn forks twice: the first child enters new namespaces (`confine.enter_namespaces`), its
-child is PID 1 of the new PID namespace and becomes the worker after `confine.confine`. The first
-child exits at once, so the worker is re-parented to this server (a child subreaper), which keeps
-it unreaped until the host asks to kill it: a worker's PID can never be reused under the host.
+A sandbox is prepared with two forks: the first child enters new namespaces
+(`confine.enter_namespaces`); its child is PID 1 of the new PID namespace, builds its filesystem
+view (`confine.confine_view`) and waits on a private socket. A spawn hands it the limits and the
+session's pipes; it then applies rlimits and drops its identity (`confine.confine_process`) and
+becomes the worker. The server keeps one sandbox prepared in advance (the spare), so a spawn
+costs a message, not two forks. The first child exits at once, so the sandbox is re-parented to
+this server (a child subreaper), which keeps it unreaped until the host asks to kill it: a
+sandbox's PID can never be reused under the host.
 
 Requests: {"op": "spawn", "limits": {...}} + 3 fds -> {"ok", "pid"};
-{"op": "kill", "pid"} -> {"ok", "status"} (kills the whole sandbox, reaps it, removes its files).
-The first message the server sends is {"ready": true, "isolation": <what a probe sandbox got>}."""
+{"op": "kill", "pid"} -> {"ok", "status"} (kills the whole sandbox, reaps it, removes its files);
+{"op": "status"} -> {"ok", "spare", "sandboxes"}.
+The first message the server sends is {"ready": true, "isolation": <what a probe sandbox got>,
+"base": <its private folder>}."""
 
 from __future__ import annotations
 
