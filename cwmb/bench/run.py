@@ -6,12 +6,14 @@ scratch; LLM calls a redone job already made come back from the cache."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +36,26 @@ from cwmb.sandbox.select import get_executor
 from cwmb.trace import json_ready
 
 JOB_TIMEOUT_S = 4 * 3600
+
+
+@contextlib.contextmanager
+def _poll_llm_calls(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
+    """Keep a job's progress bar at the number of LLM calls it has made so far."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(1.0):
+            used = int(gateway.usage().get(job_id, {}).get("used", 0) or 0)
+            if used != bar.n:
+                bar.update(used - bar.n)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def git_commit() -> str | None:
@@ -153,26 +175,29 @@ class Bench:
         job_id = f"{method}/{env_id}/seed{seed}"
         token = gateway.add_job(job_id, self.config.budget)
         status = tqdm(
-            total=0,
-            desc=f"  {job_id}: job",
-            bar_format="{desc}",
+            total=self.config.budget,
+            desc=f"  {job_id}: LLM calls",
+            unit="call",
             position=1 + (position - 1) % max(1, self.config.jobs),
             leave=False,
         )
         started = time.perf_counter()
-        launched = launcher.run(
-            JobSpec(
-                method=method,
-                env=env_id,
-                seed=seed,
-                budget=self.config.budget,
-                out_dir=out_dir,
-                train_path=spec.split_path("train"),
-                job_env=lambda socket: gateway.job_environment(token, socket_path_in_job=socket),
-                socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
-                timeout_s=JOB_TIMEOUT_S,
+        with _poll_llm_calls(gateway, job_id, status):
+            launched = launcher.run(
+                JobSpec(
+                    method=method,
+                    env=env_id,
+                    seed=seed,
+                    budget=self.config.budget,
+                    out_dir=out_dir,
+                    train_path=spec.split_path("train"),
+                    job_env=lambda socket: gateway.job_environment(
+                        token, socket_path_in_job=socket
+                    ),
+                    socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
+                    timeout_s=JOB_TIMEOUT_S,
+                )
             )
-        )
         job_s = time.perf_counter() - started
         job_info = self._job_info(out_dir)
         program_path = out_dir / "program.py"
