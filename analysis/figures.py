@@ -174,6 +174,8 @@ def per_env_figure(
         if (label := paper.series_label(m, model, budget)) in present
     ]
     series = bar_series(methods, paper_series, method_colors(run.methods))
+    if not series:  # e.g. no program could be planned with: nothing to draw
+        return None
     palette = {s.label: s.color for s in series}
     order = [s.label for s in series]
     widths = [max(len(envs_of_kind(run, kind)), 1) * (0.25 + 0.13 * len(series)) for kind in kinds]

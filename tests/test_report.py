@@ -388,3 +388,17 @@ def test_real_gif_mcts_trace(scripted_llm, tmp_path: Path) -> None:
     # One evaluation per expansion, each after its own LLM call.
     assert run.evaluations["llm_calls"].tolist() == list(range(1, 9))
     assert run.evaluations["accuracy"].tolist() == [n.accuracy_raw() for n in expanded]
+
+
+def test_a_run_where_no_program_could_be_planned_with_still_reports(tmp_path: Path) -> None:
+    """Every job's planning is missing (e.g. every program failed to load): no return figure,
+    but the rest of the report is built."""
+    root = synth.make_results(tmp_path / "run", summary=False)
+    for path in root.glob("*/*/seed*/score.json"):
+        score = json.loads(path.read_text())
+        score["planning"] = None
+        path.write_text(json.dumps(score))
+    out = build_report(root)
+    html = (root / "report" / "report.html").read_text()
+    assert out and "Accuracy per environment" in html
+    assert not (root / "report" / "figures" / "return_per_env.png").exists()
