@@ -119,3 +119,11 @@ def test_stored_baselines_show_the_oracle_ahead_where_planning_helps():
             random, oracle = spec.baseline(preset, "random"), spec.baseline(preset, "oracle")
             assert random is not None and oracle is not None, (env_id, preset)
             assert oracle > random, (env_id, preset, random, oracle)
+
+
+def test_planning_stops_at_its_time_limit():
+    from cwmb.planning.episodes import PlanningTimeout
+
+    spec = registry.get("CartPole-v1")
+    with pytest.raises(PlanningTimeout, match="longer than 0 s"):
+        run_episodes(spec, RandomPolicy(spec), "random", get_preset("default"), time_limit_s=0.0)

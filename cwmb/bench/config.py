@@ -19,7 +19,7 @@ from cwmb.runner import known_methods, load_runner
 QUICK_ENVS = ["CliffWalking-v1", "CartPole-v1", "Pendulum-v1"]
 # The paper's budget is 50 LLM calls; the embedded model needs far less to show the pipeline.
 PAPER_BUDGET = 50
-DEFAULT_LOCAL_BUDGET = 4
+DEFAULT_LOCAL_BUDGET = 3
 QUICK_BUDGET = 2
 
 
@@ -37,6 +37,7 @@ class BenchConfig:
     cache: str
     jobs: int
     quick: bool
+    planning_limit_s: float = 900.0  # wall clock for planning with one program
     retry_failed: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -46,7 +47,7 @@ class BenchConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that define a run's results (not how fast or how safely it is run)."""
         data = asdict(self)
-        for key in ("isolation", "cache", "jobs", "retry_failed", "notes"):
+        for key in ("isolation", "cache", "jobs", "retry_failed", "notes", "planning_limit_s"):
             data.pop(key)
         return data
 

@@ -37,6 +37,7 @@ def finalize(
     preset: Preset,
     episodes: int | None,
     progress: Callable[[str], None] | None = None,
+    planning_limit_s: float | None = None,
 ) -> Finalized:
     datasets = {split: load_split(spec, split) for split in SPLITS}
     start = time.perf_counter()
@@ -60,17 +61,26 @@ def finalize(
         if progress:
             progress("planning")
         start = time.perf_counter()
-        planning = plan_with(spec, session, preset, episodes)
+        planning = plan_with(spec, session, preset, episodes, planning_limit_s)
     return Finalized(splits, planning, scoring_s, time.perf_counter() - start)
 
 
-def plan_with(spec: EnvSpec, session: Any, preset: Preset, episodes: int | None) -> dict[str, Any]:
+def plan_with(
+    spec: EnvSpec, session: Any, preset: Preset, episodes: int | None, limit_s: float | None = None
+) -> dict[str, Any]:
     """Planning episodes with the program; a program that breaks the planner gets no return."""
     random = spec.baseline(preset.name, "random")
     oracle = spec.baseline(preset.name, "oracle")
     base = {"preset": preset.name, "random": random, "oracle": oracle}
     try:
-        results = run_episodes(spec, ProgramPolicy(spec, preset, session), "cwm", preset, episodes)
+        results = run_episodes(
+            spec,
+            ProgramPolicy(spec, preset, session),
+            "cwm",
+            preset,
+            episodes,
+            time_limit_s=limit_s,
+        )
     except (SandboxError, CwmbError) as exc:
         return {
             **base,

@@ -23,10 +23,11 @@ from tqdm import tqdm
 
 from cwmb import __version__, registry
 from cwmb.bench.config import BenchConfig
-from cwmb.bench.finalize import finalize
+from cwmb.bench.finalize import Finalized, finalize
 from cwmb.bench.launch import JobLauncher, JobSpec, get_launcher
 from cwmb.bench.results import RunFolder, write_json
 from cwmb.collect import versions
+from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.gateway import Gateway
 from cwmb.llm.models import select_model
@@ -207,14 +208,18 @@ class Bench:
             else ""
         )
         status.set_description_str(f"  {job_id}: scoring and planning")
-        result = finalize(
-            spec,
-            program,
-            executor,
-            self.preset,
-            self.config.episodes,
-            progress=lambda phase: status.set_description_str(f"  {job_id}: {phase}"),
-        )
+        try:
+            result = finalize(
+                spec,
+                program,
+                executor,
+                self.preset,
+                self.config.episodes,
+                progress=lambda phase: status.set_description_str(f"  {job_id}: {phase}"),
+                planning_limit_s=self.config.planning_limit_s,
+            )
+        except CwmbError as exc:  # e.g. a damaged dataset: this job fails, the bench goes on
+            result = Finalized({}, None, 0.0, 0.0, f"final scoring failed: {exc}")
         status.close()
         usage = gateway.usage().get(job_id, {})
         llm_s = sum(r.latency_ms for r in list(gateway.calls) if r.job == job_id) / 1000
@@ -225,7 +230,7 @@ class Bench:
             "kind": spec.kind,
             "seed": seed,
             "status": "ok"
-            if launched.exit_code == 0 and job_info.get("status") == "ok"
+            if launched.exit_code == 0 and job_info.get("status") == "ok" and result.splits
             else "failed",
             "error": error,
             "budget": self.config.budget,

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         quick=args.quick,
         retry_failed=args.retry_failed,
+        planning_limit_s=args.planning_timeout,
         notes=notes,
     )
     folder = Bench(config, args.out, args.run_id).run()
@@ -81,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--budget",
         type=int,
-        help="LLM calls per job (default: 50, or 4 with the embedded model, 2 with --quick)",
+        help="LLM calls per job (default: 50, or 3 with the embedded model, 2 with --quick)",
     )
     add_model_options(parser)
     add_cache_option(parser)
@@ -109,6 +110,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--run-id",
         help="results folder name (default: derived from the settings, so a rerun resumes)",
+    )
+    parser.add_argument(
+        "--planning-timeout",
+        type=float,
+        default=900.0,
+        metavar="S",
+        help="wall-clock seconds for planning with one program (slower: no return, N/A)",
     )
     parser.add_argument("--retry-failed", action="store_true", help="rerun jobs that failed")
     parser.add_argument("--no-report", action="store_true", help="skip building the report")

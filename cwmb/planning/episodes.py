@@ -23,6 +23,10 @@ from cwmb.true_env import make_env, oracle_model
 EVAL_SEED = 10_000  # evaluation episodes use seeds EVAL_SEED + i, never used by the datasets
 
 
+class PlanningTimeout(CwmbError):
+    """Planning with a program did not finish within its wall-clock allowance."""
+
+
 class Policy(Protocol):
     def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any: ...
 
@@ -165,9 +169,12 @@ def run_episodes(
     preset: Preset,
     episodes: int | None = None,
     progress: Callable[[int, float], None] | None = None,
+    time_limit_s: float | None = None,
 ) -> EpisodeResults:
-    """Play `episodes` evaluation episodes (seeds EVAL_SEED + i) with `policy`."""
+    """Play `episodes` evaluation episodes (seeds EVAL_SEED + i) with `policy`. Past
+    `time_limit_s` of wall time it stops with `PlanningTimeout` (a program too slow to plan with)."""
     count = preset.episodes if episodes is None else episodes
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     env = make_env(spec)
     results = EpisodeResults(policy_name, preset.name, [], [], [])
     try:
@@ -184,6 +191,11 @@ def run_episodes(
                 steps += 1
                 if terminated or truncated:
                     break
+                if deadline is not None and time.monotonic() > deadline:
+                    raise PlanningTimeout(
+                        f"planning with the program took longer than {time_limit_s:.0f} s "
+                        f"(episode {i + 1} of {count})"
+                    )
             results.returns.append(total)
             results.lengths.append(steps)
             results.seconds.append(time.perf_counter() - start)
