@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cwmb.bench.results import SUMMARY_COLUMNS
+from cwmb.bench.results import SUMMARY_COLUMNS, summary_row
 
 METHODS = ["gif-mcts", "worldcoder"]
 ENVS = {"CartPole-v1": "discrete", "Taxi-v4": "discrete", "Pusher-v5": "continuous"}
@@ -200,37 +200,3 @@ def make_results(root: Path, summary: bool = True) -> Path:
             writer.writeheader()
             writer.writerows(rows)
     return root
-
-
-def summary_row(result: dict[str, Any]) -> dict[str, Any]:
-    splits = result.get("splits") or {}
-    planning = result.get("planning") or {}
-    row: dict[str, Any] = {
-        name: result.get(name)
-        for name in (
-            "method",
-            "env",
-            "kind",
-            "seed",
-            "status",
-            "error",
-            "llm_calls",
-            "tokens_in",
-            "tokens_out",
-        )
-    }
-    for split in ("train", "heldout"):
-        values = splits.get(split) or {}
-        row[f"{split}_accuracy"] = values.get("accuracy")
-        row[f"{split}_solved"] = values.get("solved")
-        for part in ("state", "reward", "done"):
-            row[f"{split}_{part}_accuracy"] = values.get(f"{part}_accuracy")
-    row |= {
-        "return_mean": planning.get("mean"),
-        "return_std": planning.get("std"),
-        "normalized_return": planning.get("normalized_return"),
-        "random_return": planning.get("random"),
-        "oracle_return": planning.get("oracle"),
-    }
-    row |= dict(result["timings"])
-    return row

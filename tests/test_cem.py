@@ -145,19 +145,7 @@ def test_open_loop_policy_executes_the_whole_plan_before_replanning() -> None:
     assert len(calls) == 3  # steps 0, 4 and 8
 
 
-MUJOCO_ENVS = [
-    "Reacher-v4",
-    "Pusher-v5",
-    "InvertedPendulum-v4",
-    "InvertedDoublePendulum-v4",
-    "HalfCheetah-v4",
-    "Hopper-v4",
-    "Swimmer-v4",
-    "Walker2d-v4",
-    "Ant-v4",
-    "Humanoid-v4",
-    "HumanoidStandup-v4",
-]
+MUJOCO_ENVS = registry.CONTINUOUS_ENVS[1:]  # all but Pendulum
 
 
 @pytest.mark.parametrize("env_id", ["Pendulum-v1", *MUJOCO_ENVS])

@@ -22,20 +22,7 @@ import pytest
 
 from cwmb import registry
 
-CONTINUOUS_ENVS = [
-    "Pendulum-v1",
-    "Reacher-v4",
-    "Pusher-v5",
-    "InvertedPendulum-v4",
-    "InvertedDoublePendulum-v4",
-    "HalfCheetah-v4",
-    "Hopper-v4",
-    "Swimmer-v4",
-    "Walker2d-v4",
-    "Ant-v4",
-    "Humanoid-v4",
-    "HumanoidStandup-v4",
-]
+CONTINUOUS_ENVS = registry.CONTINUOUS_ENVS
 MUJOCO_ENVS = CONTINUOUS_ENVS[1:]
 TEST_SEED = 7_000_000  # datasets use seeds 0-9 and 1000-1009
 FAST_STEPS = 300

@@ -21,14 +21,7 @@ import pytest
 
 from cwmb import registry
 
-DISCRETE_ENVS = [
-    "Blackjack-v1",
-    "CliffWalking-v1",
-    "Taxi-v4",
-    "CartPole-v1",
-    "MountainCar-v0",
-    "Acrobot-v1",
-]
+DISCRETE_ENVS = registry.DISCRETE_ENVS
 
 
 def load_module(path: Path) -> ModuleType:
