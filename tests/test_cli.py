@@ -155,3 +155,10 @@ def test_console_script_exit_status():
 def test_missing_program_choice(capsys, argv):
     code, _, err = run_cli(capsys, *argv)
     assert_one_line_error(code, err)
+
+
+def test_verify_passes_for_every_environment(capsys):
+    """Checksums match and every reference scores 1.0 on both splits of all 18 environments."""
+    code, out, _ = run_cli(capsys, "verify", "--isolation", "process")
+    assert code == 0, out
+    assert out.count("\nok ") + out.startswith("ok ") == len(registry.CANONICAL_ORDER) == 18
