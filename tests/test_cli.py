@@ -162,3 +162,15 @@ def test_verify_passes_for_every_environment(capsys):
     code, out, _ = run_cli(capsys, "verify", "--isolation", "process")
     assert code == 0, out
     assert out.count("\nok ") + out.startswith("ok ") == len(registry.CANONICAL_ORDER) == 18
+
+
+@pytest.mark.parametrize("isolation", ["process", pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_program_without_an_environment_class_says_so(capsys, tmp_path, isolation):
+    program = tmp_path / "comments.py"
+    program.write_text("# only comments, as a small model sometimes writes\n")
+    code, out, _ = run_cli(
+        capsys, "score", str(program), "--env", ENV, "--isolation", isolation, "--json"
+    )
+    assert code == 0
+    entry = json.loads(out)["splits"]["train"]
+    assert entry["accuracy"] == 0.0 and "defines no class `Environment`" in entry["error"]

@@ -70,6 +70,12 @@ class Worker:
     def load(
         self, source: str, observation: dict[str, Any], action: dict[str, Any]
     ) -> dict[str, Any]:
+        # Every answer to "load" names the protocol, failures included: the host checks it first.
+        return {**self._load(source, observation, action), "protocol": PROTOCOL_VERSION}
+
+    def _load(
+        self, source: str, observation: dict[str, Any], action: dict[str, Any]
+    ) -> dict[str, Any]:
         self.obs_fmt, self.act_fmt = observation, action
         module = types.ModuleType("cwm_program")
         module.__file__ = "program.py"
@@ -81,8 +87,8 @@ class Worker:
                 return {"ok": False, "error": "the program defines no class `Environment`"}
             self.env = cls()
         except BaseException:  # noqa: BLE001 - SystemExit from a program is an error too
-            return {"ok": False, "error": _short_traceback(), "protocol": PROTOCOL_VERSION}
-        return {"ok": True, "protocol": PROTOCOL_VERSION}
+            return {"ok": False, "error": _short_traceback()}
+        return {"ok": True}
 
     def predict(self, state: Any, action: Any) -> dict[str, Any]:
         try:
