@@ -141,6 +141,7 @@ class DockerExecutor:
         self.prewarm = prewarm
         self._spare: tuple[Limits, DockerWorker] | None = None
         self._lock = threading.Lock()
+        self.started: list[str] = []  # names of the containers this executor started
         if prewarm:
             atexit.register(self.shutdown)
 
@@ -187,6 +188,7 @@ class DockerExecutor:
 
     def _start(self, limits: Limits) -> DockerWorker:
         name = NAME_PREFIX + uuid.uuid4().hex[:12]
+        self.started.append(name)
         return DockerWorker(self.command(name, limits), name)
 
     def _take_spare(self, limits: Limits) -> DockerWorker | None:
