@@ -355,7 +355,10 @@ class Zygote:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             # PID 1 of a namespace is reaped only after every other process in it is gone.
-            _, box.status = os.waitpid(pid, 0)
+            try:
+                _, box.status = os.waitpid(pid, 0)
+            except ChildProcessError:  # already reaped by the sweep for strays: it was killed
+                box.status = signal.SIGKILL
         if not box.pid_namespace:
             if box.uid is not None:
                 self._kill_uid(box.uid)
