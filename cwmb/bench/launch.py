@@ -168,7 +168,7 @@ class DockerLauncher:
         if job.socket_dir is not None:
             args += ["--volume", f"{job.socket_dir}:{JOB_SOCKET_DIR}:rw"]
         if job.method != "oracle":
-            for path in docker_backend._hidden_files(self.image_id):
+            for path in docker_backend.hidden_files(self.image_id):
                 args += ["--volume", f"/dev/null:{path}:ro"]
         return [
             *args,

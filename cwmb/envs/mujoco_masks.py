@@ -151,3 +151,14 @@ def cached_positions_current(env: Any, field: str, bodies: slice | list[int]) ->
     fresh = fresh_kinematics(env)
     cached = getattr(env.data, field)[bodies]
     return bool(np.allclose(cached, getattr(fresh, field)[bodies], rtol=0.0, atol=1e-12))
+
+
+class ClippedVelocityMask(MujocoScoringMask):
+    """For observations that clip joint velocities to [-10, 10]: when a true velocity lies beyond
+    that bound before the step, the observation does not tell how fast the joint moves, so
+    nothing of the transition is scored."""
+
+    velocity_clip = 10.0
+
+    def determined(self, env: Any, obs: Any, action: Any) -> Scored:
+        return ALL if velocities_within(env, self.velocity_clip) else NONE

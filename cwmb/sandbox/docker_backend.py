@@ -90,7 +90,7 @@ def docker_problem(image: str | None = None) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _hidden_files(image_id: str) -> tuple[str, ...]:
+def hidden_files(image_id: str) -> tuple[str, ...]:
     """Paths of the reference programs inside the image (blanked in every sandbox)."""
     script = (
         "import cwmb.envs, pathlib, json; d = pathlib.Path(cwmb.envs.__file__).parent; "
@@ -181,7 +181,7 @@ class DockerExecutor:
         for key, value in clean_environment().items():
             if key != "PATH":
                 args += ["--env", f"{key}={value}"]
-        for path in _hidden_files(self.image_id):
+        for path in hidden_files(self.image_id):
             args += ["--volume", f"/dev/null:{path}:ro"]
         worker = ["-I", "-m", "cwmb.sandbox.worker", "--memory-mb", str(limits.memory_mb)]
         return [*args, "--entrypoint", "python", self.image_id, *worker]
