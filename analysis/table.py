@@ -3,6 +3,7 @@ formats the tables share."""
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -48,7 +49,8 @@ class Table:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A cell as inert markdown text: HTML a method put in a string is shown, never rendered."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def _looks_numeric(cell: str) -> bool:

@@ -112,10 +112,22 @@ class RunFolder:
             (summary_row(s) for s in self.scores()),
             key=lambda r: (r["method"], r["env"], int(r["seed"])),
         )
-        writer.writerows(rows)
+        writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
         data = buffer.getvalue().encode()
         if not self.summary_path.is_file() or self.summary_path.read_bytes() != data:
             atomic_write_bytes(self.summary_path, data)
+
+
+# A spreadsheet reads a cell starting with one of these as a formula (or a field separator).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading single quote; numbers
+    (negative ones included) stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def summary_row(score: dict[str, Any]) -> dict[str, Any]:
