@@ -1,7 +1,13 @@
 """The environment registry: one `EnvSpec` per data package in `cwmb/envs/<EnvId>/`.
 
-A data package is plain data (`env.toml`, `description.md`, `reference.py`); the registry reads it
-lazily and never imports Gymnasium, so listing environments stays instant."""
+A data package is plain data (`env.toml`, `description.md`, `description_detailed.md`,
+`reference.py`); the registry reads it lazily and never imports Gymnasium, so listing environments
+stays instant.
+
+Descriptions come in two tiers. `standard` (description.md, the default) says what the
+environment's Gymnasium docstring says, as the paper's prompts did; `detailed`
+(description_detailed.md) adds everything an exact simulator needs (equations, constants, model
+parameters). Only standard-tier results are comparable with the paper."""
 
 from __future__ import annotations
 
@@ -16,6 +22,19 @@ from cwmb.errors import CwmbError, UnknownEnvironment
 
 ENVS_DIR = Path(__file__).resolve().parent / "envs"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+DESCRIPTION_TIERS = ("standard", "detailed")
+DEFAULT_DESCRIPTION_TIER = "standard"
+_DESCRIPTION_FILES = {"standard": "description.md", "detailed": "description_detailed.md"}
+
+
+def check_description_tier(tier: str) -> str:
+    """`tier` itself, or one clear error naming the tiers there are."""
+    if tier not in _DESCRIPTION_FILES:
+        raise CwmbError(
+            f"unknown description tier {tier!r}; choose one of: {', '.join(DESCRIPTION_TIERS)}"
+        )
+    return tier
 
 
 def trajectories_root() -> Path:
@@ -96,7 +115,11 @@ class EnvSpec:
 
     @property
     def description_path(self) -> Path:
-        return self.package_dir / "description.md"
+        """The standard tier's file."""
+        return self.description_file(DEFAULT_DESCRIPTION_TIER)
+
+    def description_file(self, tier: str) -> Path:
+        return self.package_dir / _DESCRIPTION_FILES[check_description_tier(tier)]
 
     @property
     def reference_path(self) -> Path:
@@ -106,8 +129,9 @@ class EnvSpec:
     def trajectories_dir(self) -> Path:
         return trajectories_root() / self.id
 
-    def description(self) -> str:
-        return self.description_path.read_text(encoding="utf-8")
+    def description(self, tier: str = DEFAULT_DESCRIPTION_TIER) -> str:
+        """The task text of `tier` ("standard" or "detailed")."""
+        return self.description_file(tier).read_text(encoding="utf-8")
 
     def reference_source(self) -> str:
         return self.reference_path.read_text(encoding="utf-8")
