@@ -151,7 +151,13 @@ def test_every_environment_has_both_tiers_and_an_allow_list() -> None:
 
 
 def test_the_number_check_sees_numbers() -> None:
-    assert numbers("x in [-2.4, 2.4], 12°, .418 rad, 1e-3, 5e-3") == {2.4, 12.0, 0.418, 0.001, 0.005}
+    assert numbers("x in [-2.4, 2.4], 12°, .418 rad, 1e-3, 5e-3") == {
+        2.4,
+        12.0,
+        0.418,
+        0.001,
+        0.005,
+    }
     assert numbers("float32, Taxi-v4, hip_4, obs[2]") == {2.0}
     assert numbers("a 4x12 grid, cells [3, 1..10]") == {4.0, 12.0, 3.0, 1.0, 10.0}
 
