@@ -4,8 +4,8 @@ host without importing them, and run inside the job, where the folder is mounted
 from __future__ import annotations
 
 import csv
-import os
 import json
+import os
 import subprocess
 import sys
 
