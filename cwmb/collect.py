@@ -251,9 +251,13 @@ def collect(
     out_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     recipe: str | None = None,
+    first: int | None = None,
 ) -> dict[str, Any]:
     """Record `splits` into `out_dir` (default: the shipped location, updating env.toml), each by
-    `recipe`, or by the recipe it was recorded with (see `split_recipe`)."""
+    `recipe`, or by the recipe it was recorded with (see `split_recipe`). With `first`, only the
+    first episodes of each split are recorded (a spot check of the shipped data; never shipped)."""
+    if first is not None and out_dir is None:
+        raise CwmbError("a partial collection (--first) needs --out: shipped data stays whole")
     if recipe is not None and recipe not in RECIPES:
         raise CwmbError(f"unknown dataset recipe {recipe!r}; known: {', '.join(RECIPES)}")
     recipes = {split: recipe or split_recipe(spec, split) for split in splits}
@@ -281,7 +285,7 @@ def collect(
     )
     updates: dict[tuple[str, ...], dict[str, Any]] = {}
     for split in splits:
-        data, episodes = collect_split(spec, split, recipes[split], progress)
+        data, episodes = collect_split(spec, split, recipes[split], progress, first)
         file_name = f"{split}.npz"
         digest = save_split(target / file_name, data)
         entry = {

@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
     specs = [registry.get(env_id) for env_id in env_ids]  # fail on a bad id before any work
     for spec in specs:
         out = None if args.out is None else (args.out / spec.id if len(specs) > 1 else args.out)
-        manifest = collect(spec, args.split, out, progress=main_progress, recipe=args.recipe)
+        manifest = collect(
+            spec, args.split, out, progress=main_progress, recipe=args.recipe, first=args.first
+        )
         for split in args.split:
             entry = manifest["splits"][split]
             print(
@@ -43,5 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--recipe",
         choices=RECIPES,
         help="record by this recipe (default: the one each split was recorded with; see README)",
+    )
+    parser.add_argument(
+        "--first",
+        type=int,
+        metavar="N",
+        help="record only the first N episodes of each split (a spot check; needs --out)",
     )
     parser.set_defaults(handler=run)
