@@ -158,7 +158,7 @@ def per_env_frame(run: Run, metric: str, paper_column: str | None) -> pd.DataFra
 def per_env_figure(
     run: Run, out_dir: Path, metric: str, paper_column: str | None, key: str, ylabel: str
 ) -> SavedFigure | None:
-    data = per_env_frame(run, metric, paper_column)
+    data = per_env_frame(run, metric, paper_column if run.compares_with_paper else None)
     kinds = [kind for kind in KINDS if envs_of_kind(run, kind)]
     if data.empty or not kinds:
         return None
