@@ -127,12 +127,13 @@ def _legend_handles(series: list[Series]) -> list[Patch]:
 
 
 def per_env_frame(run: Run, metric: str, paper_column: str | None) -> pd.DataFrame:
-    """Long form: env, series (method or paper series), value — one row per seed."""
+    """Long form: env, series (method or paper series), value — one row per seed. The paper's
+    series only for a run the paper can be compared with (standard descriptions)."""
     jobs = run.jobs[run.jobs[metric].notna()]
     frame = pd.DataFrame(
         {"env": jobs["env"], "series": jobs["method"], "value": jobs[metric].astype(float)}
     )
-    if paper_column is None:
+    if paper_column is None or not run.compares_with_paper:
         return frame
     published = paper.per_env()
     published = published[
@@ -158,7 +159,7 @@ def per_env_frame(run: Run, metric: str, paper_column: str | None) -> pd.DataFra
 def per_env_figure(
     run: Run, out_dir: Path, metric: str, paper_column: str | None, key: str, ylabel: str
 ) -> SavedFigure | None:
-    data = per_env_frame(run, metric, paper_column if run.compares_with_paper else None)
+    data = per_env_frame(run, metric, paper_column)
     kinds = [kind for kind in KINDS if envs_of_kind(run, kind)]
     if data.empty or not kinds:
         return None
