@@ -138,10 +138,12 @@ def test_standard_run_ids_are_unchanged_and_detailed_ones_say_so():
     assert detailed.startswith("zero-shot-gpt-4o-b3-detailed-") and detailed != config.run_id()
 
 
-def bench(base_url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def bench(
+    base_url: str, out: Path, *extra: str, isolation: str = "process"
+) -> subprocess.CompletedProcess[str]:
     options = "--method zero-shot --model openai/scripted --episodes 1 --budget 1 --no-report"
     command = [sys.executable, "-m", "cwmb.cli", "bench", *options.split(), "--envs", ENV,
-               "--model-base-url", base_url, "--isolation", "process", "--out", str(out), *extra]  # fmt: skip
+               "--model-base-url", base_url, "--isolation", isolation, "--out", str(out), *extra]  # fmt: skip
     env = {"CWMB_CACHE_DIR": str(out / "cache"), "OPENAI_API_KEY": "sk-test"}
     return subprocess.run(
         command,
@@ -153,13 +155,17 @@ def bench(base_url: str, out: Path, *extra: str) -> subprocess.CompletedProcess[
     )
 
 
-def test_a_detailed_bench_records_its_tier_everywhere(scripted_llm, tmp_path):
+@pytest.mark.parametrize("isolation", ["process", pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_detailed_bench_records_its_tier_everywhere(scripted_llm, tmp_path, isolation):
     scripted_llm.script(lambda request: code_reply(SPEC.reference_source()))
-    result = bench(scripted_llm.base_url, tmp_path, "--descriptions", "detailed")
+    result = bench(
+        scripted_llm.base_url, tmp_path, "--descriptions", "detailed", isolation=isolation
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = [p for p in tmp_path.iterdir() if p.name != "cache"]
     assert run.name.startswith("zero-shot-scripted-b1-detailed-")
-    assert json.loads((run / "manifest.json").read_text())["descriptions"] == "detailed"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["descriptions"] == "detailed" and manifest["isolation"]["jobs"] == isolation
     score = json.loads((run / "zero-shot" / ENV / "seed0" / "score.json").read_text())
     assert score["descriptions"] == "detailed"
     assert score["description_sha256"] == sha256(TEXT["detailed"])
@@ -170,7 +176,7 @@ def test_a_detailed_bench_records_its_tier_everywhere(scripted_llm, tmp_path):
     assert TEXT["detailed"].strip() in prompt
 
     # The same settings with the default tier go to another folder: tiers never mix.
-    result = bench(scripted_llm.base_url, tmp_path)
+    result = bench(scripted_llm.base_url, tmp_path, isolation=isolation)
     assert result.returncode == 0, result.stderr[-3000:]
     [standard] = [p for p in tmp_path.iterdir() if p.name not in ("cache", run.name)]
     assert standard.name.startswith("zero-shot-scripted-b1-") and "detailed" not in standard.name
