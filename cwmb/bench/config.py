@@ -16,7 +16,7 @@ from typing import Any
 from cwmb import registry
 from cwmb.errors import CwmbError
 from cwmb.registry import DEFAULT_DESCRIPTION_TIER
-from cwmb.runner import known_methods, load_runner
+from cwmb.runner import check_method, known_methods
 
 # Environments of `QUICK=1`: two cheap discrete ones and the cheapest continuous one.
 QUICK_ENVS = ["CliffWalking-v1", "CartPole-v1", "Pendulum-v1"]
@@ -80,7 +80,7 @@ def resolve_envs(names: list[str] | None, quick: bool) -> list[str]:
 
 def resolve_methods(names: list[str]) -> list[str]:
     for name in names:
-        load_runner(name)  # raises a CwmbError listing the known methods
+        check_method(name)  # a CwmbError listing the known methods; imports nothing
     if not names:
         raise CwmbError(f"give a method: one of {', '.join(known_methods())}")
     return names

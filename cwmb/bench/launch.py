@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Protocol
 
 from cwmb.errors import CwmbError
+from cwmb.runner import METHODS_PATH_VARIABLE
 from cwmb.sandbox import docker_backend
 
 JOB_SOCKET_DIR = "/run/cwmb-llm"
 JOB_TRAIN = "/data/train.npz"
 JOB_DESCRIPTION = "/data/description.md"
+JOB_METHODS_DIR = "/methods"  # where a job container sees CWMB_METHODS_PATH (read-only)
 JOB_LABEL = "cwmb.job"
 
 
@@ -44,6 +46,7 @@ class JobSpec:
     job_env: Callable[[str | None], dict[str, str]]  # socket path inside the job -> environment
     socket_dir: Path | None
     timeout_s: float
+    methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,12 @@ class ProcessLauncher:
             "cwmb.cli",
             *job_arguments(job, str(job.out_dir), str(job.train_path), str(job.description_path)),
         ]
+        env = job.job_env(None)
+        if job.methods_dir is not None:
+            env[METHODS_PATH_VARIABLE] = str(job.methods_dir.resolve())
         proc = subprocess.Popen(
             command,
-            env=job.job_env(None),
+            env=env,
             cwd=job.out_dir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -179,6 +185,8 @@ class DockerLauncher:
         ]  # fmt: skip
         if job.socket_dir is not None:
             args += ["--volume", f"{job.socket_dir}:{JOB_SOCKET_DIR}:rw"]
+        if job.methods_dir is not None:
+            args += ["--volume", f"{job.methods_dir.resolve()}:{JOB_METHODS_DIR}:ro"]
         if job.method != "oracle":
             for path in docker_backend.hidden_files(self.image_id):
                 args += ["--volume", f"/dev/null:{path}:ro"]
@@ -200,9 +208,10 @@ class DockerLauncher:
         socket = f"{JOB_SOCKET_DIR}/llm.sock" if job.socket_dir is not None else None
         with tempfile.TemporaryDirectory(prefix="cwmb-jobenv-") as tmp:
             env_file = Path(tmp) / "env"  # the token travels in a 0600 file, not on a command line
-            env_file.write_text(
-                "".join(f"{k}={v}\n" for k, v in job.job_env(socket).items() if k != "PATH")
-            )
+            env = {k: v for k, v in job.job_env(socket).items() if k != "PATH"}
+            if job.methods_dir is not None:
+                env[METHODS_PATH_VARIABLE] = JOB_METHODS_DIR
+            env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
             os.chmod(env_file, 0o600)
             proc = subprocess.Popen(
                 self.command(job, name, env_file),

@@ -34,6 +34,7 @@ from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.gateway import Gateway
 from cwmb.llm.models import select_model
 from cwmb.planning.presets import get_preset
+from cwmb.runner import methods_dir
 from cwmb.sandbox.base import Executor
 from cwmb.sandbox.select import get_executor
 from cwmb.trace import json_ready
@@ -223,6 +224,7 @@ class Bench:
                     ),
                     socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
                     timeout_s=JOB_TIMEOUT_S,
+                    methods_dir=methods_dir(),
                 )
             )
         job_s = time.perf_counter() - started

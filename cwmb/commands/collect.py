@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from cwmb import registry
 from cwmb.collect import SPLIT_SEEDS, collect, main_progress
+from cwmb.numerics import kernels_pinned, restart_with_pinned_kernels
 
 
 def run(args: argparse.Namespace) -> int:
+    if not kernels_pinned():  # the same bytes on every CPU (see cwmb.numerics)
+        if args.own_process:
+            restart_with_pinned_kernels(sys.argv[1:])
+        print("cwmb collect: BLAS kernels not pinned; bytes may differ by CPU", file=sys.stderr)
     env_ids = registry.env_ids() if args.envs == ["all"] else args.envs
     specs = [registry.get(env_id) for env_id in env_ids]  # fail on a bad id before any work
     for spec in specs:
