@@ -202,6 +202,7 @@ class Task:
     """Everything a method gets for one job (one method, one environment, one seed)."""
 
     spec: EnvSpec
+    description: str  # the run's description tier, the only text about the environment
     train: Transitions
     llm: TaskLLM
     evaluator: Callable[[str], Evaluation]
@@ -217,10 +218,6 @@ class Task:
     @property
     def env_id(self) -> str:
         return self.spec.id
-
-    @property
-    def description(self) -> str:
-        return self.spec.description()
 
     @property
     def observation(self) -> SpaceFormat:
