@@ -58,7 +58,8 @@ def episode_plans(spec: EnvSpec, split: str) -> list[EpisodePlan]:
     return plans
 
 
-def _load_mask(spec: EnvSpec) -> type | None:
+def mask_module(spec: EnvSpec) -> Any:
+    """The data package's mask.py as a module, or None if it has none."""
     path = spec.package_dir / "mask.py"
     if not path.is_file():
         return None
@@ -68,7 +69,12 @@ def _load_mask(spec: EnvSpec) -> type | None:
     assert module_spec and module_spec.loader
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return module.ScoringMask
+    return module
+
+
+def _load_mask(spec: EnvSpec) -> type | None:
+    module = mask_module(spec)
+    return None if module is None else module.ScoringMask
 
 
 def record_episode(

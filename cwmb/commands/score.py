@@ -19,14 +19,23 @@ from cwmb.errors import CwmbError, DatasetError
 from cwmb.evaluation import score_program
 from cwmb.sandbox.select import get_executor
 
-SPLITS = {"train": ["train"], "heldout": ["heldout"], "all": ["train", "heldout"]}
+SPLIT_CHOICES = ("train", "heldout", "paper", "all")
+ALL_SPLITS = ("train", "heldout", "paper")  # `all`: each of these the environment has
+
+
+def splits_of(spec: registry.EnvSpec, choice: str) -> list[str]:
+    """The splits `--split choice` names for `spec` (`paper` only where the authors published one)."""
+    if choice == "all":
+        return [split for split in ALL_SPLITS if split in spec.datasets]
+    spec.split_path(choice)  # one clear error for a split the environment lacks
+    return [choice]
 
 
 def score(args: argparse.Namespace) -> int:
     spec = registry.get(args.env)
     label, source = program_source(args, spec)
     executor = get_executor(args.isolation)
-    scores = score_program(spec, source, SPLITS[args.split], executor)
+    scores = score_program(spec, source, splits_of(spec, args.split), executor)
     if args.json:
         print_json(
             {
@@ -97,7 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("score", help="accuracy of a program on recorded transitions")
     add_program_argument(parser)
     add_env_option(parser)
-    parser.add_argument("--split", choices=list(SPLITS), default="all")
+    parser.add_argument("--split", choices=SPLIT_CHOICES, default="all")
     add_isolation_option(parser)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=score)
