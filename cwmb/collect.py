@@ -173,6 +173,11 @@ def collect_split(
     return Transitions.from_arrays(arrays), episodes
 
 
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """MANIFEST.json as written (sorted keys, so rewriting an unchanged manifest is a no-op)."""
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
 def versions() -> dict[str, str]:
     import gymnasium
     import mujoco
@@ -234,9 +239,7 @@ def collect(
         }
         updates[("dataset", split)] = entry
     manifest["splits"] = dict(sorted(manifest["splits"].items()))
-    atomic_write_bytes(
-        manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    )
+    atomic_write_bytes(manifest_path, manifest_bytes(manifest))
     if shipped:
         envtoml.update_tables(spec.toml_path, updates)
     return manifest

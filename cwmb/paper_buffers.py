@@ -169,7 +169,7 @@ class BufferUnpickler(pickle.Unpickler):
         raise UnsafePickleError("refusing a pickle with persistent ids")
 
 
-def _plain(value: Any, where: str) -> Any:
+def plain_values(value: Any, where: str) -> Any:
     """`value` with its array records resolved, or UnsafePickleError if anything else is in it."""
     if isinstance(value, ArrayRecord):
         if value.array is None:
@@ -182,11 +182,11 @@ def _plain(value: Any, where: str) -> Any:
     if isinstance(value, _PLAIN_SCALARS):
         return value
     if isinstance(value, list | tuple):
-        items = [_plain(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        items = [plain_values(item, f"{where}[{i}]") for i, item in enumerate(value)]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
         return {
-            _key(k, where): _plain(v, f"{where}[{k!r}]") for k, v in value.items()
+            _key(k, where): plain_values(v, f"{where}[{k!r}]") for k, v in value.items()
         }
     raise UnsafePickleError(f"{where}: refusing a value of type {type(value).__name__}")
 
@@ -216,12 +216,12 @@ def read_buffer(data: bytes) -> dict[str, Any]:
         raise UnsafePickleError(f"the buffer's fill count is not a count: {count!r}")
     fields: dict[str, Any] = {"idx": count}
     for name in LIST_FIELDS:
-        value = _plain(loaded[name], name)
+        value = plain_values(loaded[name], name)
         if not isinstance(value, list) or len(value) != count:
             raise UnsafePickleError(f"buffer field {name} is not a list of {count} values")
         fields[name] = value
     for name in ARRAY_FIELDS:
-        value = _plain(loaded[name], name)
+        value = plain_values(loaded[name], name)
         if not isinstance(value, np.ndarray) or value.ndim != 1 or value.shape[0] < count:
             raise UnsafePickleError(f"buffer field {name} is not an array of {count} rows")
         fields[name] = value[:count]

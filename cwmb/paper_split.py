@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from cwmb import envtoml
-from cwmb.collect import mask_module
+from cwmb.collect import manifest_bytes, mask_module
 from cwmb.dataset import Transitions, atomic_write_bytes, save_split
 from cwmb.errors import DatasetError
 from cwmb.paper_buffers import read_buffer
@@ -278,8 +278,6 @@ def convert(spec: EnvSpec, source: Source, paper: PaperEnv) -> dict[str, Any]:
         "continuity_breaks": continuity_breaks(data),
     }
     manifest["splits"] = dict(sorted(manifest["splits"].items()))
-    atomic_write_bytes(
-        manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    )
+    atomic_write_bytes(manifest_path, manifest_bytes(manifest))
     envtoml.update_tables(spec.toml_path, {("dataset", SPLIT): entry})
     return manifest["splits"][SPLIT]

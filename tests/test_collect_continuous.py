@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from cwmb import registry
+from manifests import collected_manifest
+
 from cwmb.collect import collect
 from cwmb.planning.cem import PROCESSES_VARIABLE
 
@@ -23,6 +25,4 @@ def test_recollect_continuous_byte_for_byte(env_id, processes, tmp_path, monkeyp
         assert (tmp_path / f"{split}.npz").read_bytes() == spec.split_path(split).read_bytes(), (
             split
         )
-    assert (tmp_path / "MANIFEST.json").read_bytes() == (
-        spec.trajectories_dir / "MANIFEST.json"
-    ).read_bytes()
+    assert (tmp_path / "MANIFEST.json").read_bytes() == collected_manifest(spec)
