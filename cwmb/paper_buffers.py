@@ -46,6 +46,8 @@ class Opaque:
     """Inert stand-in for a metadata object: records the global's name and its arguments."""
 
     qualname = "?"
+    args: tuple[Any, ...]
+    state: Any
 
     def __new__(cls, *args: Any) -> Opaque:
         record = object.__new__(cls)
@@ -185,9 +187,7 @@ def plain_values(value: Any, where: str) -> Any:
         items = [plain_values(item, f"{where}[{i}]") for i, item in enumerate(value)]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
-        return {
-            _key(k, where): plain_values(v, f"{where}[{k!r}]") for k, v in value.items()
-        }
+        return {_key(k, where): plain_values(v, f"{where}[{k!r}]") for k, v in value.items()}
     raise UnsafePickleError(f"{where}: refusing a value of type {type(value).__name__}")
 
 

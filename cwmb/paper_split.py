@@ -267,9 +267,7 @@ def convert(spec: EnvSpec, source: Source, paper: PaperEnv) -> dict[str, Any]:
                 if paper.time_limit
                 else "never (no TimeLimit in the authors' registration)"
             ),
-            "masked": (
-                "the first row of every episode (reset defect)" if paper.mujoco else "none"
-            )
+            "masked": ("the first row of every episode (reset defect)" if paper.mujoco else "none")
             + ("; mask.py's observation-only rule" if _observation_rule(spec) else ""),
         },
         "unscored": {

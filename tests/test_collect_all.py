@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from cwmb import registry
 from manifests import collected_manifest
 
+from cwmb import registry
 from cwmb.collect import collect
 
 

@@ -5,10 +5,9 @@ the same code path)."""
 from __future__ import annotations
 
 import pytest
-
-from cwmb import registry
 from manifests import collected_manifest
 
+from cwmb import registry
 from cwmb.collect import collect
 from cwmb.planning.cem import PROCESSES_VARIABLE
 

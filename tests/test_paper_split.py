@@ -15,9 +15,9 @@ import pytest
 from test_cli import run_cli
 
 from cwmb import registry
+from cwmb.bench.launch import DockerLauncher, JobSpec
 from cwmb.commands.score import _reference_verdict, splits_of
 from cwmb.dataset import load_split, sha256_file
-from cwmb.bench.launch import DockerLauncher, JobSpec
 from cwmb.errors import DatasetError
 from cwmb.paper_buffers import BufferUnpickler, Opaque, UnsafePickleError, plain_values, read_buffer
 from cwmb.paper_split import LICENCE, PAPER_ENVS, REPOSITORY_URL, to_transitions

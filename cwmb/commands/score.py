@@ -17,8 +17,8 @@ from cwmb.commands._common import (
 from cwmb.dataset import load_split, sha256_file
 from cwmb.errors import CwmbError, DatasetError
 from cwmb.evaluation import score_program
-from cwmb.scoring import SplitScore
 from cwmb.sandbox.select import get_executor
+from cwmb.scoring import SplitScore
 
 SPLIT_CHOICES = ("train", "heldout", "paper", "all")
 ALL_SPLITS = ("train", "heldout", "paper")  # `all`: each of these the environment has
