@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
-from test_cli import run_cli
+from test_cli import assert_one_line_error, run_cli
 
 from cwmb import registry
 from cwmb.bench.launch import DockerLauncher, JobSpec
@@ -246,3 +246,11 @@ def test_jobs_never_see_the_paper_split(tmp_path):
         str(tmp_path / "s"),
     ]
     assert not any("paper.npz" in arg or "heldout.npz" in arg for arg in command)
+
+
+def test_paper_split_of_an_unpublished_environment_is_one_clear_error(capsys):
+    code, _, err = run_cli(
+        capsys, "score", "--reference", "--env", "Humanoid-v4", "--split", "paper",
+        "--isolation", "process",
+    )  # fmt: skip
+    assert_one_line_error(code, err, "no dataset split 'paper'")
