@@ -239,10 +239,13 @@ def continuity_breaks(data: Transitions) -> int:
     return int(np.sum(same & ~equal))
 
 
-def convert(spec: EnvSpec, source: Source, paper: PaperEnv) -> dict[str, Any]:
-    """Write `trajectories/<EnvId>/paper.npz`, its MANIFEST entry and env.toml's [dataset.paper]."""
+def convert(
+    spec: EnvSpec, source: Source, paper: PaperEnv, out_dir: Path | None = None
+) -> dict[str, Any]:
+    """Write `trajectories/<EnvId>/paper.npz`, its MANIFEST entry and env.toml's [dataset.paper]
+    (into `out_dir` instead, if given, leaving env.toml alone)."""
     data = to_transitions(spec, paper, read_buffer(source.data))
-    target = spec.trajectories_dir
+    target = spec.trajectories_dir if out_dir is None else out_dir
     digest = save_split(target / FILE_NAME, data)
     entry: dict[str, Any] = {
         "file": FILE_NAME,
@@ -277,5 +280,6 @@ def convert(spec: EnvSpec, source: Source, paper: PaperEnv) -> dict[str, Any]:
     }
     manifest["splits"] = dict(sorted(manifest["splits"].items()))
     atomic_write_bytes(manifest_path, manifest_bytes(manifest))
-    envtoml.update_tables(spec.toml_path, {("dataset", SPLIT): entry})
+    if out_dir is None:
+        envtoml.update_tables(spec.toml_path, {("dataset", SPLIT): entry})
     return manifest["splits"][SPLIT]

@@ -4,10 +4,12 @@ reference scores 1.0 where it is exact."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
 import pickle
+import subprocess
 from collections import OrderedDict
 
 import numpy as np
@@ -17,10 +19,18 @@ from test_cli import assert_one_line_error, run_cli
 from cwmb import registry
 from cwmb.bench.launch import DockerLauncher, JobSpec
 from cwmb.commands.score import _reference_verdict, splits_of
-from cwmb.dataset import load_split, sha256_file
+from cwmb.dataset import load_split, read_npz, sha256_file
 from cwmb.errors import DatasetError
 from cwmb.paper_buffers import BufferUnpickler, Opaque, UnsafePickleError, plain_values, read_buffer
-from cwmb.paper_split import LICENCE, PAPER_ENVS, REPOSITORY_URL, to_transitions
+from cwmb.paper_split import (
+    BUFFER_PATH,
+    LICENCE,
+    PAPER_ENVS,
+    REPOSITORY_URL,
+    convert,
+    read_source,
+    to_transitions,
+)
 from cwmb.scoring import SplitScore
 
 
@@ -254,3 +264,41 @@ def test_paper_split_of_an_unpublished_environment_is_one_clear_error(capsys):
         "--isolation", "process",
     )  # fmt: skip
     assert_one_line_error(code, err, "no dataset split 'paper'")
+
+
+def test_conversion_from_a_clone_records_its_provenance(tmp_path):
+    """read_source + convert on a git repository laid out like the authors': the file, commit and
+    sha256 in MANIFEST.json are the ones read, and the split loads without pickle."""
+    paper = PAPER_ENVS["CartPole-v1"]
+    clone = tmp_path / "clone"
+    buffer_file = clone / BUFFER_PATH.format(source_id=paper.source_id)
+    buffer_file.parent.mkdir(parents=True)
+    n = 3
+    payload = pickle.dumps(
+        _buffer(
+            n,
+            obs=[np.full(4, i, dtype=np.float32) for i in range(n)],
+            next_obs=[np.full(4, i + 1, dtype=np.float32) for i in range(n)],
+        )
+    )
+    buffer_file.write_bytes(payload)
+    git = ["git", "-C", str(clone), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(clone)], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "buffers"], check=True)
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+    spec = registry.get("CartPole-v1")
+    toml_before = spec.toml_path.read_bytes()
+    source = read_source(clone, "HEAD", paper)
+    out = tmp_path / "out"
+    entry = convert(spec, source, paper, out_dir=out)
+    assert spec.toml_path.read_bytes() == toml_before
+    manifest = json.loads((out / "MANIFEST.json").read_text())["splits"]["paper"]
+    assert manifest["source"]["commit"] == commit
+    assert manifest["source"]["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert entry["sha256"] == sha256_file(out / "paper.npz")
+    data = read_npz(out / "paper.npz")
+    assert data.obs[:, 0].tolist() == [0.0, 1.0, 2.0] and data.reward.dtype == np.float32
