@@ -9,14 +9,17 @@ arrays is derived from them:
   distinct starts in order and `step` is `i - traj_starts[i]`.
 - `dones[i]` is `terminated or truncated` (the authors' collection loop). The buffers carry no
   truncation flag; a done on the step that reaches the time limit the authors' Gymnasium 0.29.1
-  registered for the environment is a truncation, any other done a termination. Episodes the
-  collection cut at 100 steps are neither.
+  registered for the environment is a truncation, any other done a termination. (None of the
+  published time-limit dones is also a termination: the reference predicts none on them.) Episodes
+  the collection cut at 100 steps are neither.
 - Observations, actions and rewards keep the values as stored: continuous actions float64,
   rewards float32, observations in the dtype our env.toml declares (the conversion checks it is
   lossless).
 - The first row of every MuJoCo episode records the reset observation, while the authors'
   simulator stepped from the model's default state: nothing of that row follows from its
-  observation, so its three components are masked.
+  observation, so its three components are masked. So is whatever the rule of the package's
+  mask.py that needs only the observation leaves out (Blackjack's hidden cards, a velocity at the
+  clip bound); mask checks that need the simulator's full state cannot apply to recorded rows.
 
 The split is for scoring only: it is never mounted into a job (bench/launch.py mounts the train
 split alone and the image holds no trajectories)."""
