@@ -238,20 +238,22 @@ def test_verify_says_why_the_reference_is_not_exact(capsys):
 
 
 def test_jobs_never_see_the_paper_split(tmp_path):
-    """A job container mounts its train split, its output folder and the gateway socket, nothing
-    else from the host (the image itself holds no trajectories: see .dockerignore)."""
+    """A job container mounts its train split, its description, its output folder and the gateway
+    socket, nothing else from the host (the image itself holds no trajectories: .dockerignore)."""
     spec = registry.get("CartPole-v1")
     launcher = object.__new__(DockerLauncher)  # no engine needed to build the command
     launcher.image_id, launcher.memory_mb, launcher.cpus = "cwmb:test", 1024, 1.0
     job = JobSpec(
         method="oracle", env=spec.id, seed=0, budget=1, out_dir=tmp_path,
-        train_path=spec.split_path("train"), job_env=lambda _: {}, socket_dir=tmp_path / "s",
-        timeout_s=1.0,
+        train_path=spec.split_path("train"), descriptions="standard",
+        description_path=spec.description_path, job_env=lambda _: {},
+        socket_dir=tmp_path / "s", timeout_s=1.0,
     )  # fmt: skip
     command = launcher.command(job, "name", tmp_path / "env")
     mounted = [command[i + 1].split(":")[0] for i, arg in enumerate(command) if arg == "--volume"]
     assert mounted == [
         str(spec.split_path("train").resolve()),
+        str(spec.description_path.resolve()),
         str(tmp_path.resolve()),
         str(tmp_path / "s"),
     ]
