@@ -118,7 +118,8 @@ def recipe_summary(spec: EnvSpec, recipe: str) -> str:
     return f"{RANDOM_EPISODES} random + {DEMO_EPISODES} demonstrations ({', '.join(demos)})"
 
 
-def _load_mask(spec: EnvSpec) -> type | None:
+def mask_module(spec: EnvSpec) -> Any:
+    """The data package's mask.py as a module, or None if it has none."""
     path = spec.package_dir / "mask.py"
     if not path.is_file():
         return None
@@ -128,7 +129,12 @@ def _load_mask(spec: EnvSpec) -> type | None:
     assert module_spec and module_spec.loader
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return module.ScoringMask
+    return module
+
+
+def _load_mask(spec: EnvSpec) -> type | None:
+    module = mask_module(spec)
+    return None if module is None else module.ScoringMask
 
 
 def record_episode(
@@ -233,6 +239,11 @@ def collect_split(
     return Transitions.from_arrays(arrays), episodes
 
 
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    """MANIFEST.json as written (sorted keys, so rewriting an unchanged manifest is a no-op)."""
+    return (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+
+
 def versions() -> dict[str, str]:
     import gymnasium
     import mujoco
@@ -307,9 +318,7 @@ def collect(
         }
         updates[("dataset", split)] = entry
     manifest["splits"] = dict(sorted(manifest["splits"].items()))
-    atomic_write_bytes(
-        manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
-    )
+    atomic_write_bytes(manifest_path, manifest_bytes(manifest))
     if shipped:
         envtoml.update_tables(spec.toml_path, updates)
     return manifest

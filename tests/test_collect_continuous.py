@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from manifests import collected_manifest
 
 from cwmb import registry
 from cwmb.dataset import load_split
@@ -40,9 +41,7 @@ def test_recollect_one_environment_in_full_byte_for_byte(tmp_path):
         assert (tmp_path / f"{split}.npz").read_bytes() == spec.split_path(split).read_bytes(), (
             split
         )
-    assert (tmp_path / "MANIFEST.json").read_bytes() == (
-        spec.trajectories_dir / "MANIFEST.json"
-    ).read_bytes()
+    assert (tmp_path / "MANIFEST.json").read_bytes() == collected_manifest(spec)
 
 
 @pytest.mark.slow
