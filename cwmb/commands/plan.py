@@ -121,6 +121,8 @@ def baselines(args: argparse.Namespace) -> int:
                 + (f" --episodes {args.episodes}" if args.episodes else ""),
                 "seeds": result.seeds,
                 "episodes": len(result.seeds),
+                # the oracle plans with one seed per planning call (see planning.episodes)
+                "evaluation": "common random numbers",
                 "versions": versions(),
                 "settings": preset.to_dict(),
                 "date": date.today().isoformat(),
