@@ -10,6 +10,7 @@ from analysis import paper
 from analysis.figures import SavedFigure
 from analysis.load import Run
 from analysis.table import Table
+from analysis.tree import TREE_FIGURE_PREFIX
 
 EMBEDDED_MODEL_PREFIX = "local/"
 EMBEDDED_MODEL_NOTE = (
@@ -132,6 +133,7 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
         return [by_key[k] for k in keys if k in by_key]
 
     per_env = [t for t in tables if t.key.startswith("per_env_")]
+    job_trees = [f for f in figures if f.key.startswith(TREE_FIGURE_PREFIX)]
     sections = [
         Section("summary", "Summary", [HOW_TO_READ, tier_text(run)], pick("summary")),
         Section(
@@ -146,7 +148,12 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
             [],
             [*per_env, *pick("accuracy_by_method", "return_by_method")],
         ),
-        Section("search", "Search", [], pick("accuracy_vs_calls", "tree_actions", "tree_stats")),
+        Section(
+            "search",
+            "Search",
+            [],
+            [*pick("accuracy_vs_calls", "tree_actions", "tree_stats"), *job_trees],
+        ),
         Section("baselines", "Returns and baselines", [], pick("baselines")),
         Section("cost", "Cost", [], pick("cost")),
         Section("failures", "Failed jobs", [], pick("failed_jobs")),

@@ -43,6 +43,7 @@ class SavedFigure:
     caption: str
     png: Path
     svg: Path
+    wide: bool = False  # the page shows it at full size with a sideways scroll bar
 
 
 def save(fig: Figure, out_dir: Path, key: str) -> tuple[Path, Path]:

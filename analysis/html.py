@@ -35,6 +35,8 @@ tr.paper td { color: #5e6779; font-style: italic; background: #f7f8fa; }
 .notes p { margin: 2px 0; }
 figure { margin: 12px 0 24px; background: #fff; border: 1px solid #e1e5ec; padding: 10px; }
 figure img { max-width: 100%; height: auto; display: block; }
+figure.wide .scroll { overflow-x: auto; }
+figure.wide img { max-width: none; }
 figcaption { font-size: 0.85em; color: #4c566a; margin-top: 6px; }
 """
 
@@ -107,10 +109,13 @@ def table(t: Table) -> str:
 
 def figure(f: SavedFigure) -> str:
     data = base64.b64encode(f.png.read_bytes()).decode("ascii")
+    image = f'<img alt="{escape(f.title)}" src="data:image/png;base64,{data}">'
+    if f.wide:  # shown at full size, scrolled sideways, so that its labels stay legible
+        image = f'<div class="scroll">{image}</div>'
+    wide = ' class="wide"' if f.wide else ""
     return (
-        f'<figure id="figure-{escape(f.key)}">'
-        f"<h3>{escape(f.title)}</h3>"
-        f'<img alt="{escape(f.title)}" src="data:image/png;base64,{data}">'
+        f'<figure id="figure-{escape(f.key)}"{wide}>'
+        f"<h3>{escape(f.title)}</h3>{image}"
         f"<figcaption>{escape(f.caption)} SVG: figures/{escape(f.svg.name)} next to this page."
         "</figcaption></figure>"
     )

@@ -51,6 +51,10 @@ NODE_COLUMNS = [
     "terminal",
 ]
 NODE_ACTIONS = ("generate", "improve", "fix")
+# The whole tree of a tree-search job, root included, as its trace ends: one row per node, with
+# its final value and visits (from the "tree" record; a job stopped before writing it gets its
+# node events, with their values at expansion) and whether it is on the path to the best node.
+TREE_COLUMNS = [*NODE_COLUMNS, "best_path", "final"]
 
 SEED_DIR = re.compile(r"^seed(\d+)$")
 UNFINISHED = "unfinished"  # a job folder without score.json (running or interrupted)
@@ -65,6 +69,7 @@ class Run:
     jobs: pd.DataFrame  # JOB_COLUMNS, one row per (method, env, seed)
     evaluations: pd.DataFrame  # EVALUATION_COLUMNS, in trace order per job
     nodes: pd.DataFrame  # NODE_COLUMNS, one row per expanded tree node
+    trees: pd.DataFrame  # TREE_COLUMNS, one row per node of each job's tree, root included
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -140,6 +145,7 @@ def load_run(path: Path | str) -> Run:
 
     evaluations: list[dict[str, Any]] = []
     nodes: list[dict[str, Any]] = []
+    trees: list[dict[str, Any]] = []
     missing_traces = []
     for key, job_dir in job_dirs.items():
         trace = job_dir / "trace.jsonl"
@@ -147,11 +153,12 @@ def load_run(path: Path | str) -> Run:
             if rows[key].get("status") == "ok":
                 missing_traces.append("/".join(map(str, key)))
             continue
-        job_evaluations, job_nodes = read_trace_events(trace, warnings, trace.relative_to(root))
+        events = read_trace_events(trace, warnings, trace.relative_to(root))
         method, env, seed = key
         ids = {"method": method, "env": env, "seed": seed}
-        evaluations += [ids | e for e in job_evaluations]
-        nodes += [ids | n for n in job_nodes]
+        evaluations += [ids | e for e in events.evaluations]
+        nodes += [ids | n for n in events.nodes]
+        trees += [ids | n for n in events.tree()]
     if missing_traces:
         warnings.append(
             f"{len(missing_traces)} finished job(s) have no trace.jsonl: "
@@ -164,6 +171,7 @@ def load_run(path: Path | str) -> Run:
         jobs=jobs,
         evaluations=pd.DataFrame(evaluations, columns=EVALUATION_COLUMNS),
         nodes=pd.DataFrame(nodes, columns=NODE_COLUMNS),
+        trees=pd.DataFrame(trees, columns=TREE_COLUMNS),
         warnings=warnings,
     )
 
@@ -327,9 +335,49 @@ def _kind_of(env: str) -> str:
 # -- traces ----------------------------------------------------------------------------------------
 
 
-def read_trace_events(
-    path: Path, warnings: list[str], label: Path | None = None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+@dataclass
+class TraceEvents:
+    """What the report reads from one trace: evaluation events, the expanded nodes (from "node"
+    events, else from the final "tree" record) and that tree record's nodes and best node."""
+
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    node_events: list[dict[str, Any]] = field(default_factory=list)
+    tree_nodes: list[dict[str, Any]] = field(default_factory=list)  # root included
+    best_node: float | None = None
+
+    @property
+    def nodes(self) -> list[dict[str, Any]]:
+        return self.node_events or [n for n in self.tree_nodes if n["action"] in NODE_ACTIONS]
+
+    def tree(self) -> list[dict[str, Any]]:
+        """Every node of the tree with `best_path` and `final` (TREE_COLUMNS); [] if none."""
+        final = bool(self.tree_nodes)
+        rows = [dict(n) for n in (self.tree_nodes or self.node_events)]
+        if not rows:
+            return []
+        if not final:  # only node events: add the root they hang from
+            rows.insert(0, _node({"id": 0, "parent": None, "action": "root", "depth": 0}))
+        by_id = {n["id"]: n for n in rows}
+        best = self.best_node if final else _best_of(rows)
+        on_path: set[float] = set()
+        while best is not None and best in by_id and best not in on_path:
+            on_path.add(best)
+            best = by_id[best]["parent"]
+        for row in rows:
+            row["best_path"] = row["id"] in on_path
+            row["final"] = final
+        return rows
+
+
+def _best_of(nodes: list[dict[str, Any]]) -> float | None:
+    """The node a search without a final record would return: highest accuracy, healthy first."""
+    scored = [n for n in nodes if n["accuracy"] is not None]
+    if not scored:
+        return None
+    return max(scored, key=lambda n: (n["accuracy"], not n["buggy"]))["id"]
+
+
+def read_trace_events(path: Path, warnings: list[str], label: Path | None = None) -> TraceEvents:
     """The evaluation and tree-node events of one trace file.
 
     Each evaluation gets the number of LLM calls made before it (its own `llm_calls` field if the
@@ -337,9 +385,7 @@ def read_trace_events(
     records come from "node" events, or from the final "tree" record if there are none. Lines that
     are not JSON are skipped with one warning per file (naming the file as `label`)."""
     label = label or path
-    evaluations: list[dict[str, Any]] = []
-    nodes: list[dict[str, Any]] = []
-    tree_nodes: list[dict[str, Any]] = []
+    events = TraceEvents()
     calls = 0
     best = float("-inf")
     bad_lines = 0
@@ -347,7 +393,7 @@ def read_trace_events(
         handle = path.open(encoding="utf-8", errors="replace")
     except OSError as exc:
         warnings.append(f"{label} cannot be read: {exc}")
-        return [], []
+        return events
     with handle:
         for line in handle:
             # LLM records are the bulk of a trace; count them without decoding their messages.
@@ -372,9 +418,9 @@ def read_trace_events(
                 spent = _number(record.get("llm_calls"))
                 if accuracy is not None:
                     best = max(best, accuracy)
-                evaluations.append(
+                events.evaluations.append(
                     {
-                        "index": len(evaluations),
+                        "index": len(events.evaluations),
                         "llm_calls": int(spent) if spent is not None else calls,
                         "accuracy": accuracy,
                         "best_accuracy": best if best > float("-inf") else None,
@@ -382,16 +428,17 @@ def read_trace_events(
                     }
                 )
             elif event == "node":
-                nodes.append(_node(record))
+                events.node_events.append(_node(record))
             elif event == "tree" and isinstance(record.get("nodes"), list):
-                tree_nodes = [
+                events.tree_nodes = [
                     _node(n)
                     for n in record["nodes"]
-                    if isinstance(n, dict) and n.get("action") in NODE_ACTIONS
+                    if isinstance(n, dict) and n.get("action") in (*NODE_ACTIONS, "root")
                 ]
+                events.best_node = _number(record.get("best_node"))
     if bad_lines:
         warnings.append(f"{label}: skipped {bad_lines} line(s) that are not JSON objects")
-    return evaluations, nodes or tree_nodes
+    return events
 
 
 def _node(record: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from analysis.document import build_document
 from analysis.figures import all_figures
 from analysis.load import load_run
 from analysis.tables import all_tables
+from analysis.tree import tree_figures
 from cwmb.errors import CwmbError
 
 REPORT_DIR = "report"
@@ -43,7 +44,7 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None) -> Repo
     _clear(tables_dir, (".md",))
 
     tables = all_tables(run)
-    figures = all_figures(run, figures_dir)
+    figures = all_figures(run, figures_dir) + tree_figures(run, figures_dir)
     table_paths = []
     tables_dir.mkdir(parents=True, exist_ok=True)
     for table in tables:

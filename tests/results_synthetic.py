@@ -1,6 +1,6 @@
 """A synthetic results folder in the binding format (2 methods x 3 environments x 2 seeds) for the
 report tests: one failed job, one finished job without a trace, one trace with a damaged line,
-evaluation events between LLM records, and GIF-MCTS node and tree events."""
+evaluation events between LLM records, and GIF-MCTS node events and final tree records."""
 
 from __future__ import annotations
 
@@ -145,8 +145,12 @@ def trace_lines(method: str, env: str, seed: int) -> list[str]:
                     "terminal": False,
                 }
             )
-    if method == "gif-mcts":
-        records.append({"event": "tree", "n_nodes": BUDGET, "nodes": []})
+    if method == "gif-mcts":  # the final tree: the root, then the nodes with final visits
+        expanded = [r for r in records if r["event"] == "node"]
+        root = {"id": 0, "parent": None, "action": "root", "depth": 0, "value": 0.5}
+        final = [root | {"visits": BUDGET + 1}] + [n | {"visits": 2} for n in expanded]
+        best = max(expanded, key=lambda n: n["accuracy"])["id"]
+        records.append({"event": "tree", "n_nodes": BUDGET, "best_node": best, "nodes": final})
     records.append({"event": "result", "status": "ok", "error": None, "calls": BUDGET})
     lines = [
         json.dumps({"seq": seq, "event": r["event"], "t": 0.1 * seq} | r)

@@ -95,6 +95,11 @@ def test_figures_load_in_chromium(report, tmp_path: Path) -> None:
         assert figure["complete"], figure
         assert figure["naturalWidth"] > 300 and figure["naturalHeight"] > 200, figure
         assert figure["width"] > 100 and figure["height"] > 50, figure
+    # Each GIF-MCTS job's own tree, shown at full size (scrolled, never shrunk).
+    trees = [f for f in figures if f["id"].startswith("figure-tree_job_gif_mcts_")]
+    assert len(trees) == len(synth.ENVS) * len(synth.SEEDS), figures
+    for tree in trees:
+        assert tree["width"] == pytest.approx(tree["naturalWidth"], abs=1), tree
 
 
 def test_screenshot_shows_the_figures(report, tmp_path: Path) -> None:
