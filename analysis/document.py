@@ -155,6 +155,7 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
             [*pick("accuracy_vs_calls", "tree_actions", "tree_stats"), *job_trees],
         ),
         Section("baselines", "Returns and baselines", [], pick("baselines")),
+        Section("speed", "Speed", [], pick("speed")),
         Section("cost", "Cost", [], pick("cost")),
         Section("failures", "Failed jobs", [], pick("failed_jobs")),
         Section(

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cwmb.bench.results import SUMMARY_COLUMNS
+from cwmb.bench.results import SUMMARY_COLUMNS, RunFolder
 from cwmb.errors import CwmbError
 from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 
@@ -71,6 +71,7 @@ class Run:
     nodes: pd.DataFrame  # NODE_COLUMNS, one row per expanded tree node
     trees: pd.DataFrame  # TREE_COLUMNS, one row per node of each job's tree, root included
     warnings: list[str] = field(default_factory=list)
+    speed: list[dict[str, Any]] = field(default_factory=list)  # `cwmb speed` results, by env
 
     @property
     def run_id(self) -> str:
@@ -173,6 +174,7 @@ def load_run(path: Path | str) -> Run:
         nodes=pd.DataFrame(nodes, columns=NODE_COLUMNS),
         trees=pd.DataFrame(trees, columns=TREE_COLUMNS),
         warnings=warnings,
+        speed=read_speed_results(root, warnings),
     )
 
 
@@ -330,6 +332,46 @@ def _kind_of(env: str) -> str:
         return registry.get(env).kind
     except CwmbError:
         return "unknown"
+
+
+# -- `cwmb speed` results ----------------------------------------------------------------------------
+
+SPEED_SCHEMA = "cwmb-speed/1"
+SPEED_MAX_BYTES = 4 * 1024 * 1024
+SPEED_NUMBERS = (
+    ("llm_timing", "per_step_s"),
+    ("program_timing", "per_step_s"),
+    ("program_timing", "per_request_s"),
+    ("program_timing", "session_start_s"),
+    ("llm_accuracy", "accuracy"),
+    ("program_accuracy", "accuracy"),
+)
+
+
+def read_speed_results(root: Path, warnings: list[str]) -> list[dict[str, Any]]:
+    """RUN/speed/<EnvId>.json files written by `cwmb speed --out`; a file that is too large, not
+    JSON or lacks a number the report shows is skipped with a warning."""
+    folder = RunFolder(root).speed_dir
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        label = f"speed/{path.name}"
+        try:
+            if not path.is_file() or path.is_symlink() or path.stat().st_size > SPEED_MAX_BYTES:
+                raise ValueError("not a regular file of at most 4 MiB")
+            result = _read_json(path)
+            if not isinstance(result, dict) or result.get("schema") != SPEED_SCHEMA:
+                raise ValueError(f"not a {SPEED_SCHEMA} result")
+            for part, name in SPEED_NUMBERS:
+                values = result.get(part)
+                if not isinstance(values, dict) or _number(values.get(name)) is None:
+                    raise ValueError(f"{part}.{name} is not a number")
+        except (OSError, ValueError) as exc:
+            warnings.append(f"{label} skipped: {exc}")
+            continue
+        found.append(result)
+    return found
 
 
 # -- traces ----------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """The seed paper's published numbers (analysis/paper/*.csv), in this project's names.
 
 Dainese et al., NeurIPS 2024 (arXiv 2405.15383): Table 2 (CWMB averages), Tables 10 and 11
-(per-environment accuracy and normalized return R), Table 12 (raw returns). The paper used
-Gymnasium 0.29.1; three of its environment ids differ from ours with the same observation and action
-layout, and are renamed here (`ENV_RENAMES`). "N/A" becomes NaN."""
+(per-environment accuracy and normalized return R), Table 12 (raw returns), Table 8 (seconds per
+step of an LLM and of a CWM). The paper used Gymnasium 0.29.1; three of its environment ids differ
+from ours with the same observation and action layout, and are renamed here (`ENV_RENAMES`). "N/A" becomes NaN."""
 
 from __future__ import annotations
 
@@ -92,6 +92,18 @@ def raw_returns() -> pd.DataFrame:
     frame["paper_env"] = frame["env"]
     frame["env"] = frame["env"].map(our_env)
     return frame.set_index("env")
+
+
+@cache
+def table8() -> pd.DataFrame:
+    """Seconds per step, GPT-4 Turbo predicting a transition vs the CWM's step(), by our env id."""
+    frame = _read("table8_speed.csv")
+    frame["paper_env"] = frame["env"]
+    frame["env"] = frame["env"].map(our_env)
+    return frame.set_index("env")
+
+
+TABLE8_MODEL = "GPT-4 Turbo"
 
 
 def series_label(method: str, model: str, budget: int) -> str:

@@ -12,6 +12,7 @@ from analysis import html, markdown
 from analysis.document import build_document
 from analysis.figures import all_figures
 from analysis.load import load_run
+from analysis.speed import speed_table
 from analysis.tables import all_tables
 from analysis.tree import tree_figures
 from cwmb.errors import CwmbError
@@ -44,6 +45,9 @@ def build_report(run_dir: Path | str, out_dir: Path | str | None = None) -> Repo
     _clear(tables_dir, (".md",))
 
     tables = all_tables(run)
+    speed = speed_table(run)
+    if speed is not None:
+        tables.append(speed)
     figures = all_figures(run, figures_dir) + tree_figures(run, figures_dir)
     table_paths = []
     tables_dir.mkdir(parents=True, exist_ok=True)

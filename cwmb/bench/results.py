@@ -66,6 +66,14 @@ class RunFolder:
     def summary_path(self) -> Path:
         return self.root / "summary.csv"
 
+    @property
+    def speed_dir(self) -> Path:
+        """Where `cwmb speed --out` results go to be shown in the report: speed/<EnvId>.json."""
+        return self.root / "speed"
+
+    def speed_path(self, env: str) -> Path:
+        return self.speed_dir / f"{env}.json"
+
     def job_dir(self, method: str, env: str, seed: int) -> Path:
         return self.root / method / env / f"seed{seed}"
 
