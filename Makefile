@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 ISOLATION ?=
 RUN_DIR ?=
 
-.PHONY: setup setup-local test test-fast lint format perf image image-if-docker bench report verify collect baselines clean
+.PHONY: setup setup-local test test-fast lint format perf image image-if-docker bench report speed verify collect baselines clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -75,6 +75,10 @@ image: $(UV)
 image-if-docker:
 	@if docker info >/dev/null 2>&1; then $(MAKE) image; \
 	else echo "no Docker engine: jobs will run as local processes (weaker isolation)"; fi
+
+# The paper's Table 8 on one environment: make speed ENV=CartPole-v1 [MODEL=...]
+speed: setup-local
+	$(RUN) cwmb speed --env $(if $(ENV),$(ENV),CartPole-v1) $(if $(MODEL),--model $(MODEL)) $(if $(MODEL_BASE_URL),--model-base-url $(MODEL_BASE_URL))
 
 verify: setup
 	$(RUN) cwmb verify

@@ -166,25 +166,38 @@ def job_tree_figure(tree: pd.DataFrame, title: str) -> Figure:
 
 
 def _legend() -> list[Line2D]:
-    def marker(label: str, shape: str, **style: object) -> Line2D:
-        base: dict[str, object] = {
-            "markerfacecolor": "#dee2e6",
-            "markeredgecolor": "#495057",
-            "markersize": 8,
-        }
-        return Line2D([], [], linestyle="", marker=shape, label=label, **(base | style))
+    def marker(
+        label: str,
+        shape: str,
+        edge: str = "#495057",
+        edge_width: float = 1.0,
+        size: float = 8.0,
+    ) -> Line2D:
+        return Line2D(
+            [],
+            [],
+            linestyle="",
+            marker=shape,
+            label=label,
+            markerfacecolor="#dee2e6",
+            markeredgecolor=edge,
+            markeredgewidth=edge_width,
+            markersize=size,
+        )
 
     return [
         *(marker(action, shape) for action, shape in MARKERS.items()),
-        marker("buggy", "o", markeredgecolor=BUGGY_COLOR, markeredgewidth=1.8),
-        marker("terminal", "o", markeredgecolor="black", markeredgewidth=2.6),
+        marker("buggy", "o", edge=BUGGY_COLOR, edge_width=1.8),
+        marker("terminal", "o", edge="black", edge_width=2.6),
         Line2D([], [], color=BEST_COLOR, linewidth=3.2, label="path to the best node"),
-        marker("size: visits", "o", markersize=11),
+        marker("size: visits", "o", size=11.0),
     ]
 
 
 def figure_key(method: str, env: str, seed: int) -> str:
-    return TREE_FIGURE_PREFIX + re.sub(r"[^A-Za-z0-9]+", "_", f"{method}_{env}_seed{seed}").strip("_")
+    return TREE_FIGURE_PREFIX + re.sub(r"[^A-Za-z0-9]+", "_", f"{method}_{env}_seed{seed}").strip(
+        "_"
+    )
 
 
 def tree_figures(run: Run, out_dir: Path) -> list[SavedFigure]:
@@ -196,7 +209,9 @@ def tree_figures(run: Run, out_dir: Path) -> list[SavedFigure]:
     envs = env_order(list(trees["env"].unique()))
     for method in [m for m in run.methods if m in set(trees["method"])]:
         for env in envs:
-            for seed in sorted(trees[(trees["method"] == method) & (trees["env"] == env)]["seed"].unique()):
+            for seed in sorted(
+                trees[(trees["method"] == method) & (trees["env"] == env)]["seed"].unique()
+            ):
                 job = trees[
                     (trees["method"] == method) & (trees["env"] == env) & (trees["seed"] == seed)
                 ]

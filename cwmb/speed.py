@@ -114,7 +114,10 @@ def time_program(
                 session.step_batch([state], [action])
                 single.append(time.perf_counter() - begin)
         copies = -(-BATCH_STEPS // len(states))
-        batch_states, batch_actions = (states * copies)[:BATCH_STEPS], (actions * copies)[:BATCH_STEPS]
+        batch_states, batch_actions = (
+            (states * copies)[:BATCH_STEPS],
+            (actions * copies)[:BATCH_STEPS],
+        )
         batches = []
         for _ in range(BATCH_REPEATS):
             begin = time.perf_counter()
