@@ -85,22 +85,24 @@ def per_env() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-@cache
-def raw_returns() -> pd.DataFrame:
-    """Table 12 indexed by our env id: random, cql, GIF-MCTS per model, oracle, paper_env."""
-    frame = _read("table12_raw_returns.csv")
+def _by_our_env(name: str) -> pd.DataFrame:
+    """A per-environment table indexed by our env id, the paper's id kept as `paper_env`."""
+    frame = _read(name)
     frame["paper_env"] = frame["env"]
     frame["env"] = frame["env"].map(our_env)
     return frame.set_index("env")
+
+
+@cache
+def raw_returns() -> pd.DataFrame:
+    """Table 12 indexed by our env id: random, cql, GIF-MCTS per model, oracle, paper_env."""
+    return _by_our_env("table12_raw_returns.csv")
 
 
 @cache
 def table8() -> pd.DataFrame:
     """Seconds per step, GPT-4 Turbo predicting a transition vs the CWM's step(), by our env id."""
-    frame = _read("table8_speed.csv")
-    frame["paper_env"] = frame["env"]
-    frame["env"] = frame["env"].map(our_env)
-    return frame.set_index("env")
+    return _by_our_env("table8_speed.csv")
 
 
 TABLE8_MODEL = "GPT-4 Turbo"

@@ -210,7 +210,7 @@ def time_llm(
     return calls
 
 
-def _chats(spec: EnvSpec, description: str, sample: Draw) -> list[list[dict[str, str]]]:
+def _chats(description: str, sample: Draw) -> list[list[dict[str, str]]]:
     return [
         simulator_messages(description, sample.examples, state, action)
         for state, action in zip(sample.queries.obs, sample.queries.action, strict=True)
@@ -260,7 +260,7 @@ def measure(
     shape = spec.observation.shape
     max_tokens = settings.max_tokens or answer_budget(sample.examples, 12 * spec.observation.size)
     program = time_program(spec, source, queries, executor)
-    chats = _chats(spec, spec.description(settings.descriptions), sample)
+    chats = _chats(spec.description(settings.descriptions), sample)
     calls, setup = _llm_calls(model, chats, max_tokens, settings.seed, progress)
     llm_predictions = [
         parse_answer(c["text"], spec.observation.size, scalar_state=shape == ()) for c in calls

@@ -55,7 +55,11 @@ def program_source(args: argparse.Namespace, spec: EnvSpec) -> tuple[str, str]:
         raise ProgramError("give exactly one of PROGRAM.py or --reference")
     if args.reference:
         return "reference", spec.reference_source()
-    path: Path = args.program
+    return read_program(args.program)
+
+
+def read_program(path: Path) -> tuple[str, str]:
+    """(label, source) of the program file at `path`; a ProgramError if it cannot be read."""
     if not path.is_file():
         raise ProgramError(f"program file not found: {path}")
     try:

@@ -15,6 +15,7 @@ from cwmb.commands._common import (
     add_isolation_option,
     fmt,
     print_json,
+    read_program,
 )
 from cwmb.dataset import atomic_write_bytes
 from cwmb.errors import ProgramError
@@ -64,21 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_speed)
 
 
-def _program(args: argparse.Namespace, spec: registry.EnvSpec) -> tuple[str, str]:
-    if args.program is None:
-        return "reference", spec.reference_source()
-    path: Path = args.program
-    if not path.is_file():
-        raise ProgramError(f"program file not found: {path}")
-    try:
-        return str(path), path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProgramError(f"cannot read program {path}: {exc}") from exc
-
-
 def run_speed(args: argparse.Namespace) -> int:
     spec = registry.get(args.env)
-    label, source = _program(args, spec)
+    if args.program is None:
+        label, source = "reference", spec.reference_source()
+    else:
+        label, source = read_program(args.program)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise ProgramError("--max-tokens must be at least 1")
     model = model_from_args(args)
