@@ -42,8 +42,13 @@ def ratio(value: object) -> str:
 
 def _ours(result: dict[str, Any]) -> list[str]:
     llm, program = result["llm_timing"], result["program_timing"]
+    machine = result.get("machine") if isinstance(result.get("machine"), dict) else {}
+    load = finite([machine.get("load_average_1min")])
+    where = f"{result.get('isolation', '?')} sandbox" + (
+        f", machine load {load[0]:.1f} on {machine.get('cpus', '?')} CPUs" if load else ""
+    )
     return [
-        f"this run: {result.get('model', '?')} ({result.get('isolation', '?')} sandbox)",
+        f"this run: {result.get('model', '?')} ({where})",
         env_label(str(result.get("env"))),
         seconds(llm["per_step_s"]),
         seconds(program["per_step_s"]),
