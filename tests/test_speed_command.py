@@ -4,6 +4,7 @@ server: both timings, the LLM's accuracy with the project's metric, the ratio, t
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ import pytest
 from cwmb import registry
 from cwmb.cli import main
 from cwmb.dataset import load_split
+from cwmb.llm.local import DEFAULT_N_CTX, N_CTX_ENV
+from cwmb.speed import local_context
 from cwmb.speed_prompt import Example, answer_text
 
 ENV = "CartPole-v1"
@@ -123,3 +126,16 @@ def test_bad_input_ends_in_one_clear_error(
 def test_an_unknown_environment_is_one_clear_error(capsys) -> None:
     assert main(["speed", "--env", "NoSuchEnv-v0"]) != 0
     assert "NoSuchEnv-v0" in capsys.readouterr().err
+
+
+def test_the_embedded_models_context_grows_for_long_prompts_and_comes_back(monkeypatch) -> None:
+    monkeypatch.delenv(N_CTX_ENV, raising=False)
+    with local_context(20_000) as n_ctx:
+        assert n_ctx == 20_224 and os.environ[N_CTX_ENV] == "20224"  # whole 256-token blocks
+    assert N_CTX_ENV not in os.environ
+    with local_context(100) as n_ctx:
+        assert n_ctx == DEFAULT_N_CTX  # never smaller than the default
+    monkeypatch.setenv(N_CTX_ENV, "16384")
+    with local_context(100) as n_ctx:
+        assert n_ctx == 16_384
+    assert os.environ[N_CTX_ENV] == "16384"
