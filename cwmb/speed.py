@@ -45,6 +45,9 @@ BATCH_REPEATS = 5
 # The answer ends with its "Done:" line; these stop a model that goes on with another turn.
 STOP = ("\nUser:", "\nObservation:")
 ANSWER_KEPT_CHARS = 2000  # of each LLM answer, in the result
+# A measurement waits for the answer however long it takes (the embedded model writing a
+# Humanoid state on a busy machine can take longer than the bench's 30-minute call limit).
+CALL_TIMEOUT_S = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -237,7 +240,9 @@ def _llm_calls(
             gateway.warm()
             setup["model_load_s"] = time.perf_counter() - begin
         token = gateway.add_job(SPEED_JOB, budget=len(chats))
-        client = stack.enter_context(LlmClient.from_environment(gateway.job_environment(token)))
+        client = stack.enter_context(
+            LlmClient.from_environment(gateway.job_environment(token), timeout_s=CALL_TIMEOUT_S)
+        )
         calls = time_llm(client, chats, max_tokens, seed, progress)
     return calls, setup
 
