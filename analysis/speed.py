@@ -42,7 +42,8 @@ def ratio(value: object) -> str:
 
 def _ours(result: dict[str, Any]) -> list[str]:
     llm, program = result["llm_timing"], result["program_timing"]
-    machine = result.get("machine") if isinstance(result.get("machine"), dict) else {}
+    found = result.get("machine")
+    machine: dict[str, Any] = found if isinstance(found, dict) else {}
     load = finite([machine.get("load_average_1min")])
     where = f"{result.get('isolation', '?')} sandbox" + (
         f", machine load {load[0]:.1f} on {machine.get('cpus', '?')} CPUs" if load else ""
