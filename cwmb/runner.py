@@ -350,6 +350,27 @@ def _module_file(folder: Path, method: str) -> Path | None:
     return None
 
 
+def method_file(method: str) -> Path | None:
+    """The source file that defines METHOD (a module, or a package's __init__.py), found without
+    importing it; None when the method comes from an entry point that cannot be located."""
+    spec = importlib.util.find_spec(RUNNERS_PACKAGE)  # a top-level name: nothing is executed
+    for folder in [*(spec.submodule_search_locations or [] if spec else []), methods_dir()]:
+        if folder is not None and (path := _module_file(Path(folder), method)):
+            return path
+    entry = _entry_points().get(method) or _entry_points().get(module_name(method))
+    if entry is None:
+        return None
+    parts = entry.module.split(".")
+    for root in sys.path:
+        for candidate in (
+            Path(root, *parts).with_suffix(".py"),
+            Path(root, *parts, "__init__.py"),
+        ):
+            if root and candidate.is_file():
+                return candidate
+    return None
+
+
 def _builtin_methods() -> set[str]:
     try:
         package = importlib.import_module(RUNNERS_PACKAGE)
