@@ -60,6 +60,7 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Planner preset", _preset_text(run)),
         ("Jobs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))),
         ("Isolation", _text(m.get("isolation"))),
+        ("Declared capabilities", _text(m.get("capabilities"), "none")),
         ("LLM cache", _text(m.get("cache_mode"))),
         ("Quick subset", _text(m.get("quick"))),
         ("Git commit", _text(m.get("git_commit"))),
@@ -80,7 +81,20 @@ def alerts(run: Run) -> list[str]:
         model.removeprefix(EMBEDDED_MODEL_PREFIX) in n for n in found
     ):
         found.insert(0, EMBEDDED_MODEL_NOTE)
-    return found + run.warnings
+    return found + _capability_alerts(run) + run.warnings
+
+
+def _capability_alerts(run: Run) -> list[str]:
+    """One line per method that saw more than the description, interface and train split."""
+    declared = run.manifest.get("capabilities")
+    if not isinstance(declared, dict):
+        return []
+    return [
+        f"{method} declares the capabilities {_text(names)}: its results are not comparable with "
+        "those of methods that see only the description, the interface and the train split"
+        for method, names in declared.items()
+        if names
+    ]
 
 
 def _preset_text(run: Run) -> str:

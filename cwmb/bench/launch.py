@@ -1,15 +1,22 @@
-"""Starting one job — `cwmb job` — in a container from the project image, or as a local process.
+"""Starting one job — `cwmb job` — in a container from the project image, or as a confined local
+process.
 
-A job container gets exactly three things from the host: the train split (read-only), its output
-folder, and the folder holding the LLM gateway's Unix socket; its environment holds only the
-gateway address, its token and the model id. No network, read-only root, no capabilities, an
-unprivileged user, memory/process/CPU limits. The reference programs in the image are blanked for
-every method except `oracle`, whose whole point is to return them."""
+A job gets exactly these things from the host (`job_mounts`): the train split (read-only), its
+output folder, the folder holding the LLM gateway's Unix socket (read-only: connecting needs no
+write access) and the methods folder (read-only); its environment holds only the gateway address,
+its token and the model id. No network, read-only root, no capabilities, an unprivileged user,
+memory/process limits. What the installation holds beyond that (reference programs and masks in
+any form, the simulators, the datasets: `cwmb.sandbox.job_view`) is blanked, unless the method
+declares the capability that grants it (`cwmb.capabilities`). Without Docker the same view is
+built for a local process by `cwmb.sandbox.job_confine`."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -19,15 +26,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from cwmb.errors import CwmbError
 from cwmb.runner import METHODS_PATH_VARIABLE
-from cwmb.sandbox import docker_backend
+from cwmb.sandbox import docker_backend, job_confine, job_view
+from cwmb.sandbox.confine import UID_SPAN
+from cwmb.sandbox.job_confine import Mount
 
 JOB_SOCKET_DIR = "/run/cwmb-llm"
 JOB_METHODS_DIR = "/methods"  # where a job container sees CWMB_METHODS_PATH (read-only)
 JOB_LABEL = "cwmb.job"
+JOB_TRAIN = "/data/train.npz"
+JOB_OUT = "/out"
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class JobSpec:
     socket_dir: Path | None
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
+    capabilities: frozenset[str] = frozenset()  # what the method declares (cwmb.capabilities)
 
 
 @dataclass(frozen=True)
@@ -53,11 +65,34 @@ class LaunchResult:
 class JobLauncher(Protocol):
     name: str
     note: str
+    confinement: dict[str, Any]  # {"features": [...], "problems": [...]}, as recorded in a run
 
     def run(self, job: JobSpec) -> LaunchResult: ...
 
 
-def job_arguments(job: JobSpec, out: str, train: str) -> list[str]:
+def job_mounts(job: JobSpec) -> list[Mount]:
+    """What a job sees of the host, at the paths it sees it: the same for both launchers."""
+    mounts = [
+        Mount(str(job.train_path.resolve()), JOB_TRAIN),
+        Mount(str(job.out_dir.resolve()), JOB_OUT, writable=True),
+    ]
+    if job.socket_dir is not None:
+        mounts.append(Mount(str(job.socket_dir), JOB_SOCKET_DIR))
+    if job.methods_dir is not None:
+        mounts.append(Mount(str(job.methods_dir.resolve()), JOB_METHODS_DIR))
+    return mounts
+
+
+def job_environment(job: JobSpec) -> dict[str, str]:
+    """The job's environment, with the gateway and the methods folder where the job sees them."""
+    socket = f"{JOB_SOCKET_DIR}/llm.sock" if job.socket_dir is not None else None
+    env = job.job_env(socket)
+    if job.methods_dir is not None:
+        env[METHODS_PATH_VARIABLE] = JOB_METHODS_DIR
+    return env
+
+
+def job_arguments(job: JobSpec, out: str = JOB_OUT, train: str = JOB_TRAIN) -> list[str]:
     return [
         "job",
         "--method",
@@ -98,48 +133,112 @@ def hide_host_process() -> None:
 
 
 class ProcessLauncher:
+    """Each job in namespaces, a filesystem view and a uid of its own (`job_confine`), as far as
+    the OS allows; `note` says in one line what it refused."""
+
     name = "process"
-    note = (
-        "jobs run as local processes: they cannot reach the API key, but nothing stops a "
-        "hostile method from reading files on this machine — use Docker for untrusted methods"
-    )
 
     def __init__(self) -> None:
         hide_host_process()
+        self.trees, self.links = job_confine.code_trees()
+        self.root = os.geteuid() == 0
+        self.confinement = self._run_box([sys.executable, "-I", "-c", "pass"], [], None, {})[1]
+        self.view = "filesystem" in self.confinement.get("features", [])
+        self.note = "jobs run as local processes, " + job_confine.describe(self.confinement)
+        missing = [f for f in job_confine.JOB_FEATURES if f not in self.confinement["features"]]
+        if missing:
+            self.note += f"; not enforced: {', '.join(missing)} — use Docker for untrusted methods"
 
-    def run(self, job: JobSpec) -> LaunchResult:
-        command = [
-            sys.executable,
-            "-m",
-            "cwmb.cli",
-            *job_arguments(job, str(job.out_dir), str(job.train_path)),
-        ]
-        env = job.job_env(None)
-        if job.methods_dir is not None:
-            env[METHODS_PATH_VARIABLE] = str(job.methods_dir.resolve())
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=job.out_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    @functools.cache  # noqa: B019 (one launcher per bench)
+    def _withheld(self, capabilities: frozenset[str]) -> job_view.Withheld:
+        return job_view.withheld(capabilities, make_caches=True)
+
+    def _run_box(
+        self,
+        command: list[str],
+        mounts: list[Mount],
+        job: JobSpec | None,
+        env: dict[str, str],
+    ) -> tuple[LaunchResult, dict[str, Any]]:
+        withheld = self._withheld(job.capabilities if job else frozenset())
+        uid = job_confine.JOB_UID_BASE + random.randrange(UID_SPAN) if self.root else None
+        if uid is not None and job is not None:
+            os.chown(job.out_dir, uid, uid)  # the one folder the job may write
+        box = job_confine.JobBox(
+            command, self.trees, self.links, list(withheld.files), list(withheld.folders),
+            mounts, uid,
+        )  # fmt: skip
+        report_r, report_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "cwmb.sandbox.job_confine",
+                    box.to_json(),
+                    str(report_w),
+                ],
+                env=env,
+                cwd=job.out_dir if job else "/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(report_w,),
+            )
+        finally:
+            os.close(report_w)
 
         def kill() -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
         try:
-            return _wait(proc, job.timeout_s, kill)
+            result = _wait(proc, job.timeout_s if job else 60.0, kill)
         finally:
-            kill()  # nothing a job started may outlive it
+            kill()  # the helper's PID 1 dies with it, and the whole namespace with that
+        return result, job_confine.read_report(report_r)
+
+    def run(self, job: JobSpec) -> LaunchResult:
+        if self.view:
+            mounts, arguments, env = job_mounts(job), job_arguments(job), job_environment(job)
+            env["HOME"] = "/tmp"  # as in the image: no home folder is in the view
+        else:  # no view to mount into: the job sees the host's paths
+            mounts, arguments = [], job_arguments(job, str(job.out_dir), str(job.train_path))
+            env = job.job_env(None)
+            if job.methods_dir is not None:
+                env[METHODS_PATH_VARIABLE] = str(job.methods_dir.resolve())
+        command = [sys.executable, "-m", "cwmb.cli", *arguments]
+        result, report = self._run_box(command, mounts, job, env)
+        if report.get("features") != self.confinement.get("features"):
+            note = f"[cwmb: this job was {job_confine.describe(report)}]\n"
+            result = LaunchResult(result.exit_code, (note + result.output_tail)[-4000:])
+        return result
+
+
+@functools.lru_cache(maxsize=8)
+def withheld_in_image(image_id: str, capabilities: frozenset[str]) -> job_view.Withheld:
+    """What a job with `capabilities` must not see inside the image (asked of the image itself)."""
+    result = docker_backend._run(
+        ["run", "--rm", "--network", "none", "--label", JOB_LABEL, "--entrypoint", "python",
+         image_id, "-I", "-m", "cwmb.sandbox.job_view", *sorted(capabilities)],
+        timeout=120,
+    )  # fmt: skip
+    try:
+        data = json.loads(result.stdout)
+        return job_view.Withheld(tuple(data["files"]), tuple(data["folders"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CwmbError(
+            f"cannot list what jobs must not see in the image {image_id}: "
+            f"{result.stderr.strip()[-500:] or exc} (rebuild it with `make image`)"
+        ) from exc
 
 
 class DockerLauncher:
     name = "docker"
     note = "each job runs in its own container (no network, read-only, unprivileged)"
+    confinement = {"features": list(job_confine.JOB_FEATURES), "problems": []}
 
     def __init__(self, image: str | None = None, memory_mb: int = 6144, cpus: float = 1.0):
         problem = docker_backend.docker_problem(image)
@@ -168,16 +267,17 @@ class DockerLauncher:
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
             "--user", self._user(job.out_dir), "--workdir", "/tmp",
             "--env-file", str(env_file),
-            "--volume", f"{job.train_path.resolve()}:/data/train.npz:ro",
-            "--volume", f"{job.out_dir.resolve()}:/out:rw",
         ]  # fmt: skip
-        if job.socket_dir is not None:
-            args += ["--volume", f"{job.socket_dir}:{JOB_SOCKET_DIR}:rw"]
-        if job.methods_dir is not None:
-            args += ["--volume", f"{job.methods_dir.resolve()}:{JOB_METHODS_DIR}:ro"]
-        if job.method != "oracle":
-            for path in docker_backend.hidden_files(self.image_id):
-                args += ["--volume", f"/dev/null:{path}:ro"]
+        for mount in job_mounts(job):
+            args += [
+                "--volume",
+                f"{mount.source}:{mount.target}:{'rw' if mount.writable else 'ro'}",
+            ]
+        withheld = withheld_in_image(self.image_id, job.capabilities)
+        for path in withheld.files:
+            args += ["--volume", f"/dev/null:{path}:ro"]
+        for path in withheld.folders:
+            args += ["--tmpfs", f"{path}:ro,{job_confine.WITHHELD_TMPFS}"]
         return [
             *args,
             "--entrypoint",
@@ -185,17 +285,14 @@ class DockerLauncher:
             self.image_id,
             "-m",
             "cwmb.cli",
-            *job_arguments(job, "/out", "/data/train.npz"),
+            *job_arguments(job),
         ]
 
     def run(self, job: JobSpec) -> LaunchResult:
         name = f"cwmb-job-{uuid.uuid4().hex[:12]}"
-        socket = f"{JOB_SOCKET_DIR}/llm.sock" if job.socket_dir is not None else None
         with tempfile.TemporaryDirectory(prefix="cwmb-jobenv-") as tmp:
             env_file = Path(tmp) / "env"  # the token travels in a 0600 file, not on a command line
-            env = {k: v for k, v in job.job_env(socket).items() if k != "PATH"}
-            if job.methods_dir is not None:
-                env[METHODS_PATH_VARIABLE] = JOB_METHODS_DIR
+            env = {k: v for k, v in job_environment(job).items() if k != "PATH"}
             env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
             os.chmod(env_file, 0o600)
             proc = subprocess.Popen(

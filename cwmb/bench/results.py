@@ -21,6 +21,7 @@ SUMMARY_COLUMNS = [
     "kind",
     "seed",
     "status",
+    "capabilities",  # what the method declared beyond the usual inputs ("references"), ";"-joined
     "train_accuracy",
     "heldout_accuracy",
     "train_state_accuracy",
@@ -163,6 +164,9 @@ def summary_row(score: dict[str, Any]) -> dict[str, Any]:
     )
     for key in ("job_s", "llm_s", "scoring_s", "planning_s"):
         row[key] = timings.get(key)
+    capabilities = score.get("capabilities")
+    if isinstance(capabilities, list):
+        row["capabilities"] = ";".join(str(c) for c in capabilities)
     if isinstance(row.get("error"), str):
         row["error"] = row["error"].strip().splitlines()[-1][:300] if row["error"].strip() else None
     return row

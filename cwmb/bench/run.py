@@ -26,6 +26,7 @@ from cwmb.bench.config import BenchConfig
 from cwmb.bench.finalize import Finalized, finalize
 from cwmb.bench.launch import JobLauncher, JobSpec, get_launcher
 from cwmb.bench.results import RunFolder, write_json
+from cwmb.capabilities import method_capabilities
 from cwmb.collect import versions
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode, LlmCache
@@ -93,7 +94,17 @@ def write_manifest(
             "git_commit": git_commit(),
             "versions": versions() | {"platform": platform.platform()},
             "image_digest": image,
-            "isolation": {"jobs": launcher.name, "final_scoring": executor.name},
+            "isolation": {
+                "jobs": launcher.name,
+                "job_confinement": launcher.confinement,
+                "final_scoring": executor.name,
+            },
+            # Access beyond the description, interface and train split, as each method declares it.
+            "capabilities": {
+                method: sorted(method_capabilities(method))
+                for method in config.methods
+                if method_capabilities(method)
+            },
             "model": config.model,
             "model_base_url": config.model_base_url,
             "preset": get_preset(config.preset).to_dict(),
@@ -173,6 +184,7 @@ class Bench:
     ) -> None:
         method, env_id, seed = job
         spec = registry.get(env_id)
+        capabilities = method_capabilities(method)
         out_dir = self.folder.prepare_job(method, env_id, seed)
         job_id = f"{method}/{env_id}/seed{seed}"
         token = gateway.add_job(job_id, self.config.budget)
@@ -199,6 +211,7 @@ class Bench:
                     socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
                     timeout_s=JOB_TIMEOUT_S,
                     methods_dir=methods_dir(),
+                    capabilities=capabilities,
                 )
             )
         job_s = time.perf_counter() - started
@@ -231,6 +244,7 @@ class Bench:
             "env": env_id,
             "kind": spec.kind,
             "seed": seed,
+            "capabilities": sorted(capabilities),
             "status": "ok"
             if launched.exit_code == 0 and job_info.get("status") == "ok" and result.splits
             else "failed",
