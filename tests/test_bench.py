@@ -74,7 +74,8 @@ def test_bench_runs_every_job_and_writes_the_results_folder(scripted_llm, tmp_pa
         assert float(by_key[("null", env_id)]["train_accuracy"]) < 1.0
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["model"] == "openai/scripted" and manifest["budget"] == 1
-    assert manifest["isolation"] == {"jobs": isolation, "final_scoring": isolation}
+    assert manifest["isolation"]["jobs"] == manifest["isolation"]["final_scoring"] == isolation
+    assert "filesystem" in manifest["isolation"]["job_confinement"]["features"]
     for job in ("zero-shot/CliffWalking-v1/seed0", "null/Blackjack-v1/seed0"):
         for name in ("program.py", "trace.jsonl", "score.json", "log.txt"):
             assert (run / job / name).is_file(), (job, name)

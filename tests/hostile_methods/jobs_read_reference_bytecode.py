@@ -19,7 +19,9 @@ LOADER = "import base64, marshal\nexec(marshal.loads(base64.b64decode({data!r})[
 def run(task):
     envs = Path(cwmb.envs.__file__).parent
     source = task.spec.reference_source()
-    compiled = sorted(p for p in envs.rglob("*.pyc") if p.stem.split(".")[0] in ("reference", "mask"))
+    compiled = sorted(
+        p for p in envs.rglob("*.pyc") if p.stem.split(".")[0] in ("reference", "mask")
+    )
     task.log("probe " + json.dumps({
         "source_bytes": len(source),
         "compiled": [str(p) for p in compiled],
