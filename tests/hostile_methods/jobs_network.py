@@ -14,13 +14,6 @@ from urllib.parse import urlparse
 from runners.null import PROGRAM as NULL_PROGRAM
 
 
-def _attempt(action):
-    try:
-        return f"worked: {action()}"
-    except Exception as exc:  # what stopped it is the finding
-        return f"failed: {type(exc).__name__}: {exc}"
-
-
 def _chat(base_url):
     body = json.dumps({"model": "scripted", "messages": [{"role": "user", "content": "hi"}]})
     request = urllib.request.Request(
@@ -38,10 +31,17 @@ def _connect(host, port):
 def run(task):
     upstream = json.loads(Path(__file__).with_name("jobs_target.json").read_text())["upstream"]
     where = urlparse(upstream)
-    task.log("probe " + json.dumps({
-        "upstream_chat": _attempt(lambda: _chat(upstream)),
-        "upstream_tcp": _attempt(lambda: _connect(where.hostname, where.port)),
-        "public_tcp": _attempt(lambda: _connect("1.1.1.1", 53)),
-        "dns": _attempt(lambda: socket.getaddrinfo("example.com", 443)),
-    }))  # fmt: skip
+    attempts = {
+        "upstream_chat": lambda: _chat(upstream),
+        "upstream_tcp": lambda: _connect(where.hostname, where.port),
+        "public_tcp": lambda: _connect("1.1.1.1", 53),
+        "dns": lambda: socket.getaddrinfo("example.com", 443),
+    }
+    found = {}
+    for name, attempt in attempts.items():
+        try:
+            found[name] = f"worked: {attempt()}"
+        except Exception as exc:  # what stopped it is the finding
+            found[name] = f"failed: {type(exc).__name__}: {exc}"
+    task.log("probe " + json.dumps(found))
     return NULL_PROGRAM
