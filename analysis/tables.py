@@ -234,7 +234,7 @@ def baselines_table(run: Run) -> Table:
         for column, (method, model) in paper.RETURN_COLUMNS.items()
         if method in run.methods and run.compares_with_paper  # baselines need no description
     ]
-    columns = ["Environment", "Preset", "Random", "Oracle"]
+    columns = ["Environment", "Preset", "Random", "Oracle", "Baselines from"]
     columns += [f"Return of {method}" for method in run.methods]
     columns += ["Paper random", "Paper oracle"]
     columns += [
@@ -246,6 +246,7 @@ def baselines_table(run: Run) -> Table:
     for env in envs:
         random, oracle = our_baselines(run, env, preset)
         row = [env_label(env), preset or MISSING, returns(random), returns(oracle)]
+        row.append(baseline_source(env, preset))
         for method in run.methods:
             jobs = run.jobs[(run.jobs["method"] == method) & (run.jobs["env"] == env)]
             row.append(_returns_mean_std(jobs["return_mean"]))
@@ -260,7 +261,8 @@ def baselines_table(run: Run) -> Table:
     notes = [
         f"Random and oracle: mean returns stored in each env.toml {where} (the same planner on "
         "the true environment for the oracle), or, where missing there, the values the jobs "
-        "were normalized with.",
+        "were normalized with. 'Baselines from' says whether they were computed here or are the "
+        "paper's published values (Table 12), used where the paper preset costs hours here.",
         "Paper columns: Table 12 of the paper (10 episodes, its planner settings and Gymnasium "
         "0.29.1). A different preset or episode cap changes raw returns; the normalized return "
         "is the comparable number.",
@@ -269,6 +271,16 @@ def baselines_table(run: Run) -> Table:
     return Table(
         "baselines", "Raw returns beside the paper's (paper Table 12)", columns, rows, notes
     )
+
+
+def baseline_source(env: str, preset: str | None) -> str:
+    """ "computed here", "published, Table 12" (where the paper preset costs too many hours on
+    this machine) or "the jobs" (no stored baselines)."""
+    try:
+        source = registry.get(env).baseline_source(preset) if preset else None
+    except CwmbError:
+        source = None
+    return source or "the jobs"
 
 
 def our_baselines(run: Run, env: str, preset: str | None) -> tuple[float | None, float | None]:

@@ -150,6 +150,14 @@ class EnvSpec:
         entry = self.baselines.get(preset, {}).get(which)
         return None if entry is None else float(entry["mean"])
 
+    def baseline_source(self, preset: str) -> str | None:
+        """Where the baselines at `preset` come from: "computed here", a published table, or
+        None when there are none."""
+        entry = self.baselines.get(preset)
+        if entry is None:
+            return None
+        return str(entry.get("provenance", {}).get("source", "computed here"))
+
     def baseline_standard_error(self, preset: str, which: str) -> float:
         """The standard error of that mean (0 where the episodes are not stored: published)."""
         entry = self.baselines.get(preset, {}).get(which) or {}
