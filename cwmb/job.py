@@ -180,6 +180,7 @@ def run_job(
         "llm_calls": task.llm.calls,
         "budget_exhausted": config.budget > 0 and task.llm.left == 0,
         "train_accuracy": None if evaluation is None else evaluation.accuracy,
+        "train_paper_accuracy": None if evaluation is None else evaluation.paper_accuracy,
         "train_solved": None if evaluation is None else evaluation.solved,
         "program_sha256": hashlib.sha256(program.encode()).hexdigest(),
         "train_sha256": sha256_file(train_path),
