@@ -94,9 +94,10 @@ def test_each_environments_time_limit_is_the_one_gymnasium_registers(env_id: str
 
 
 def test_a_raise_on_any_transition_scores_the_whole_split_zero():
-    data = make_data([[1, 2], [3, 4], [5, 6]], [1.0, 1.0, 1.0], [False, False, False])
+    data = make_data([[1, 2], [3, 4], [5, 6]], [1.0, 1.0, 1.0], [False, False, True])
     predictions = exact(data)
-    predictions[1] = pred(None, None, None, error="Traceback ...\nZeroDivisionError")
+    # It raised on the terminal transition, whose next state is never compared.
+    predictions[2] = pred(None, None, None, error="Traceback ...\nZeroDivisionError")
     ours = score(make_spec(), data, predictions)
     assert ours.accuracy == pytest.approx(2 / 3)  # ours: 0 on that transition only
     assert ours.paper_accuracy == 0.0
