@@ -226,7 +226,9 @@ def test_paper_rows_and_columns_match_method_and_environment(run_dir: Path) -> N
         "0.84 ± 0.03"
     )
     assert cell(summary, "paper GIF-MCTS (Llama 3 70B, B=50)", "Discrete accuracy") == "–"
-    paper_mode = [round(max(synth.accuracies("gif-mcts", "Pusher-v5", s)) * 0.7, 4) for s in synth.SEEDS]
+    paper_mode = [
+        round(max(synth.accuracies("gif-mcts", "Pusher-v5", s)) * 0.7, 4) for s in synth.SEEDS
+    ]
     table = per_env_table(run, "gif-mcts")
     assert cell(table, "Pusher-v5†", "Paper-mode accuracy") == mean_std(paper_mode)
     for notes in (summary.notes, table.notes):
