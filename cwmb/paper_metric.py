@@ -74,24 +74,27 @@ def _matches(value: Any, stored: float) -> float:
 
 
 def _state_credit(spec: EnvSpec, predicted: Any, true_next: np.ndarray) -> float:
-    """The fraction of next-state elements right (the authors' per-element rule)."""
+    """The fraction of next-state elements right: element i of the prediction (its first axis)
+    against element i of the recorded state, as the authors' loop does."""
     if predicted is None:
         raise _Raised("no next state predicted")
     try:
-        vector = np.asarray(predicted, dtype=np.float64).ravel()
+        array = np.asarray(predicted, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise _Raised(f"a next state that is not numbers: {exc}") from exc
+        raise _Raised(f"a next state that is not an array of numbers: {exc}") from exc
     if not spec.observation.shape:
-        # A scalar observation is compared whole (and a list against it element-wise).
-        return float(np.all(vector == true_next[0]))
-    size = true_next.size
-    if vector.size < size:
-        raise _Raised(f"a next state of {vector.size} values where {size} were expected")
-    if spec.observation.discrete:
-        right = vector[:size] == true_next
-    else:
-        right = np.abs(vector[:size] - true_next) <= ATOL + RTOL * np.abs(true_next)
+        # A scalar observation is compared whole (a list against it element by element).
+        return float(np.all(array == true_next[0]))
+    if array.ndim == 0 or len(array) < true_next.size:
+        raise _Raised(f"a next state of shape {array.shape} where {true_next.size} values were due")
+    right = [_element_matches(spec, array[i], true_next[i]) for i in range(true_next.size)]
     return float(np.mean(right))
+
+
+def _element_matches(spec: EnvSpec, predicted: np.ndarray, true: float) -> bool:
+    if spec.observation.discrete:
+        return bool(np.all(predicted == true))
+    return bool(np.all(np.isclose(predicted, true, rtol=RTOL, atol=ATOL)))
 
 
 def _transition_credit(
