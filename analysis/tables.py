@@ -33,6 +33,10 @@ PAPER_MODE_NOTE = (
     "and even a perfect program scores about 2/3 there; a truncation by the environment's time "
     "limit counts as done; a program that raises anywhere scores 0; nothing is masked."
 )
+DETAILED_NOTE = (
+    "This run gave methods the detailed descriptions (equations, constants, model parameters), "
+    "an easier task than the paper's: no paper numbers are set beside it."
+)
 
 
 def env_order(envs: list[str]) -> list[str]:
@@ -105,6 +109,8 @@ def summary_table(run: Run) -> Table:
                 row.append(mean_std(seed_means(jobs, metric, kind)))
         rows.append(row)
     matched = paper.table2()[paper.table2()["method"].isin(paper_methods(run))]
+    if not run.compares_with_paper:
+        matched = matched.iloc[0:0]
     for record in matched.to_dict("records"):
         row = [
             paper.series_label(record["method"], record["model"], record["budget"]),
@@ -136,8 +142,12 @@ def summary_table(run: Run) -> Table:
             "Paper rows: Table 2 of the paper (all 6 discrete and 12 continuous environments, "
             "its own LLM and budget; its ± as printed), in the paper-mode columns because they "
             "were computed with the authors' metric. They share that metric and the "
-            "environments, not the model: compare settings before comparing numbers."
+            "environments, not the model: compare settings before comparing numbers. Only "
+            "standard-tier runs are compared with the paper (its prompts were the Gymnasium "
+            "docstrings)."
         )
+    if not run.compares_with_paper:
+        notes.append(DETAILED_NOTE)
     return Table("summary", "CWMB averages (paper Table 2 format)", columns, rows, notes)
 
 
@@ -160,6 +170,8 @@ def per_env_table(run: Run, method: str) -> Table:
     jobs = run.jobs[run.jobs["method"] == method]
     paper_rows = paper.per_env()
     paper_rows = paper_rows[paper_rows["method"] == method]
+    if not run.compares_with_paper:
+        paper_rows = paper_rows.iloc[0:0]
     series = paper_rows[["model", "budget"]].drop_duplicates().to_records(index=False).tolist()
     columns = [
         "Environment",
@@ -249,7 +261,7 @@ def baselines_table(run: Run) -> Table:
     paper_series = [
         (column, method, model)
         for column, (method, model) in paper.RETURN_COLUMNS.items()
-        if method in run.methods
+        if method in run.methods and run.compares_with_paper  # baselines need no description
     ]
     columns = ["Environment", "Preset", "Random", "Oracle"]
     columns += [f"Return of {method}" for method in run.methods]
