@@ -110,6 +110,13 @@ class EnvSpec:
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    # Whether `max_episode_steps` is Gymnasium's registered TimeLimit (False: the benchmark's cap).
+    registered_time_limit: bool = True
+
+    @property
+    def env_time_limit(self) -> int | None:
+        """The environment's own time limit, None where Gymnasium registers none."""
+        return self.max_episode_steps if self.registered_time_limit else None
 
     @property
     def toml_path(self) -> Path:
@@ -189,6 +196,7 @@ def _load(package_dir: Path) -> EnvSpec:
         datasets=dict(data.get("dataset", {})),
         baselines=dict(data.get("baselines", {})),
         notes=dict(data.get("notes", {})),
+        registered_time_limit=bool(data.get("registered_time_limit", True)),
     )
 
 
