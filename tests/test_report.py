@@ -387,7 +387,7 @@ def test_real_gif_mcts_trace(scripted_llm, tmp_path: Path) -> None:
     assert run.nodes["buggy"].tolist() == [n.buggy for n in expanded]
     # One evaluation per expansion, each after its own LLM call.
     assert run.evaluations["llm_calls"].tolist() == list(range(1, 9))
-    assert run.evaluations["accuracy"].tolist() == [n.accuracy_raw() for n in expanded]
+    assert run.evaluations["accuracy"].tolist() == [n.evaluation.accuracy for n in expanded]
 
 
 def test_a_run_where_no_program_could_be_planned_with_still_reports(tmp_path: Path) -> None:
