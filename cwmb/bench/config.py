@@ -13,6 +13,7 @@ from typing import Any
 
 from cwmb import registry
 from cwmb.errors import CwmbError
+from cwmb.llm.client import Sampling
 from cwmb.runner import known_methods, load_runner
 
 # Environments of `QUICK=1`: two cheap discrete ones and the cheapest continuous one.
@@ -40,6 +41,7 @@ class BenchConfig:
     planning_limit_s: float = 900.0  # wall clock for planning with one program
     retry_failed: bool = False
     notes: list[str] = field(default_factory=list)
+    sampling: Sampling = field(default_factory=Sampling)
 
     def matrix(self) -> list[tuple[str, str, int]]:
         return [(m, e, s) for m in self.methods for e in self.envs for s in range(self.seeds)]
@@ -49,6 +51,9 @@ class BenchConfig:
         data = asdict(self)
         for key in ("isolation", "cache", "jobs", "retry_failed", "notes", "planning_limit_s"):
             data.pop(key)
+        if self.sampling == Sampling():
+            # The paper's sampling, which runs made before the flags existed used: their ids stay.
+            data.pop("sampling")
         return data
 
     def run_id(self) -> str:
