@@ -103,6 +103,7 @@ class Evaluation:
             "done_accuracy": self.done_accuracy,
             "solved": self.solved,
             "n_errors": self.n_errors,
+            "credit": self.credit,
         }
 
 
