@@ -34,11 +34,20 @@ Rules:
 - Candidates are formatted with autopep8 before they are scored, and the formatted text is the
   rollout (see `cwmb.runner`); partial programs are cut from the unformatted answer, as theirs.
 
+Where this follows the authors' code rather than the paper's text (which is silent or simpler):
+- L lines are counted with blank lines and the node code's leading newline, so a node grows by
+  L + 1 lines past depth 1, not by L code lines;
+- a terminal node's credit is a reward on the edge to it (its own value stays 0);
+- the value model is fitted after each expansion with v_L including the new child at value 0,
+  not from the v_L seen when the action was chosen;
+- a program that raised is worth 0 as a whole, also as a candidate for the best program;
+- candidates are formatted with autopep8 before scoring (the paper does not mention it).
+
 Differences from the authors' code, kept on purpose:
 - A terminal node (or a node whose subtree has no action left) is never selected again. Their
   selection can stop at an already expanded terminal child and then re-runs that action from the
   parent, overwriting the node; here the parent's untried action of that type plays that part.
-- Ties and Beta draws use the job's seeded generator instead of numpy's global one.
+- Ties are broken with the job's seeded generator instead of numpy's global one.
 The trace gets one "node" record per expansion and a final "tree" record."""
 
 from __future__ import annotations
