@@ -11,6 +11,7 @@ SEEDS ?= 1
 BUDGET ?=
 MODEL ?=
 MODEL_BASE_URL ?=
+DESCRIPTIONS ?=
 QUICK ?=
 OUT ?= results
 JOBS ?= 1
@@ -66,7 +67,8 @@ bench: setup-local image-if-docker
 		$(if $(MODEL),--model $(MODEL)) $(if $(MODEL_BASE_URL),--model-base-url $(MODEL_BASE_URL)) \
 		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION)) \
 		$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) $(if $(TOP_P),--top-p $(TOP_P)) \
-		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS))
+		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) \
+		$(if $(DESCRIPTIONS),--descriptions $(DESCRIPTIONS))
 
 # The report of RUN (default: the newest run under $(OUT)).
 report: setup
