@@ -1,8 +1,8 @@
 """Starting one job — `cwmb job` — in a container from the project image, or as a confined local
 process.
 
-A job gets exactly these things from the host (`job_mounts`): the train split (read-only), its
-output folder, the folder holding the LLM gateway's Unix socket (read-only: connecting needs no
+A job gets exactly these things from the host (`job_mounts`): the train split and the description
+of the run's tier (both read-only), its output folder, the folder holding the LLM gateway's Unix socket (read-only: connecting needs no
 write access) and the methods folder (read-only); its environment holds only the gateway address,
 its token and the model id. No network, read-only root, no capabilities, an unprivileged user,
 memory/process limits. What the installation holds beyond that (reference programs and masks in
@@ -35,9 +35,10 @@ from cwmb.sandbox.confine import UID_SPAN
 from cwmb.sandbox.job_confine import Mount
 
 JOB_SOCKET_DIR = "/run/cwmb-llm"
+JOB_TRAIN = "/data/train.npz"
+JOB_DESCRIPTION = "/data/description.md"
 JOB_METHODS_DIR = "/methods"  # where a job container sees CWMB_METHODS_PATH (read-only)
 JOB_LABEL = "cwmb.job"
-JOB_TRAIN = "/data/train.npz"
 JOB_OUT = "/out"
 
 
@@ -49,6 +50,8 @@ class JobSpec:
     budget: int
     out_dir: Path
     train_path: Path
+    descriptions: str  # the description tier of the run
+    description_path: Path  # that tier's text: the only description the job gets
     job_env: Callable[[str | None], dict[str, str]]  # socket path inside the job -> environment
     socket_dir: Path | None
     timeout_s: float
@@ -74,6 +77,7 @@ def job_mounts(job: JobSpec) -> list[Mount]:
     """What a job sees of the host, at the paths it sees it: the same for both launchers."""
     mounts = [
         Mount(str(job.train_path.resolve()), JOB_TRAIN),
+        Mount(str(job.description_path.resolve()), JOB_DESCRIPTION),
         Mount(str(job.out_dir.resolve()), JOB_OUT, writable=True),
     ]
     if job.socket_dir is not None:
@@ -92,7 +96,9 @@ def job_environment(job: JobSpec) -> dict[str, str]:
     return env
 
 
-def job_arguments(job: JobSpec, out: str = JOB_OUT, train: str = JOB_TRAIN) -> list[str]:
+def job_arguments(
+    job: JobSpec, out: str = JOB_OUT, train: str = JOB_TRAIN, description: str = JOB_DESCRIPTION
+) -> list[str]:
     return [
         "job",
         "--method",
@@ -107,6 +113,10 @@ def job_arguments(job: JobSpec, out: str = JOB_OUT, train: str = JOB_TRAIN) -> l
         out,
         "--train",
         train,
+        "--descriptions",
+        job.descriptions,
+        "--description-file",
+        description,
     ]
 
 
@@ -205,7 +215,10 @@ class ProcessLauncher:
             mounts, arguments, env = job_mounts(job), job_arguments(job), job_environment(job)
             env["HOME"] = "/tmp"  # as in the image: no home folder is in the view
         else:  # no view to mount into: the job sees the host's paths
-            mounts, arguments = [], job_arguments(job, str(job.out_dir), str(job.train_path))
+            mounts = []
+            arguments = job_arguments(
+                job, str(job.out_dir), str(job.train_path), str(job.description_path)
+            )
             env = job.job_env(None)
             if job.methods_dir is not None:
                 env[METHODS_PATH_VARIABLE] = str(job.methods_dir.resolve())
@@ -256,7 +269,8 @@ class DockerLauncher:
             return docker_backend.SANDBOX_USER
         return f"{os.getuid()}:{os.getgid()}"
 
-    def command(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
+    def container_args(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
+        """`docker run` and every option of the job's container, up to its entry point."""
         docker = shutil.which("docker") or "docker"
         args = [
             docker, "run", "--rm", "--name", name, "--label", JOB_LABEL,
@@ -278,8 +292,11 @@ class DockerLauncher:
             args += ["--volume", f"/dev/null:{path}:ro"]
         for path in withheld.folders:
             args += ["--tmpfs", f"{path}:ro,{job_confine.WITHHELD_TMPFS}"]
+        return args
+
+    def command(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
         return [
-            *args,
+            *self.container_args(job, name, env_file),
             "--entrypoint",
             "python",
             self.image_id,

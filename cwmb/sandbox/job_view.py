@@ -4,7 +4,8 @@ A job (one method on one environment) gets the description, the interface, the t
 budgeted LLM and `evaluate`. The installation it runs from holds more, and this module names it:
 
 - files to blank (an empty file over each): the reference programs and scoring masks of every
-  environment and the shared reference machinery beside them;
+  environment and the shared reference machinery beside them, and every description file (a job
+  gets the one of its run's tier as a file of its own);
 - folders to empty (an empty read-only folder over each): the compiled copies of those modules
   (`__pycache__` of the environment folders), the simulator packages (Gymnasium, MuJoCo) with
   their metadata and bundled libraries, and the shipped datasets.
@@ -26,8 +27,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cwmb.sandbox.base import HIDDEN_ENV_FILES
+
 SIMULATOR_PACKAGES = ("gymnasium", "mujoco", "mujoco_core", "mujoco_studio")
-REFERENCE_MODULES = ("reference.py", "mask.py")  # in every environment folder
+DESCRIPTION_FILES = "*/description*.md"  # blanked whatever the capabilities
+ANSWER_KEY_FILES = tuple(g for g in HIDDEN_ENV_FILES if g != DESCRIPTION_FILES)
 SHARED_REFERENCE_MODULES = ("mujoco_common.py", "mujoco_masks.py")  # beside them
 REFERENCES = "references"  # the capability that keeps them (cwmb.capabilities.REFERENCES)
 
@@ -47,11 +51,15 @@ def _envs_dir() -> Path:
     return Path(cwmb.envs.__file__).resolve().parent
 
 
+def _matching(envs: Path, globs: Iterable[str]) -> list[str]:
+    return sorted(str(p) for pattern in globs for p in envs.glob(pattern) if p.is_file())
+
+
 def _reference_paths(envs: Path, make_caches: bool) -> tuple[list[str], list[str]]:
     files = [str(envs / name) for name in SHARED_REFERENCE_MODULES if (envs / name).is_file()]
+    files += _matching(envs, ANSWER_KEY_FILES)
     folders = []
     for folder in [envs, *sorted(p for p in envs.iterdir() if p.is_dir() and p.name[0] != "_")]:
-        files += [str(folder / name) for name in REFERENCE_MODULES if (folder / name).is_file()]
         cache = folder / "__pycache__"
         if make_caches:  # an empty folder now, so a compiled copy written later stays hidden
             with contextlib.suppress(OSError):
@@ -86,7 +94,7 @@ def withheld(capabilities: Iterable[str] = (), make_caches: bool = False) -> Wit
     """The paths of this installation that a job with `capabilities` must not read."""
     from cwmb.registry import trajectories_root
 
-    files: list[str] = []
+    files = _matching(_envs_dir(), [DESCRIPTION_FILES])
     folders: list[str] = []
     if REFERENCES not in set(capabilities):
         for more_files, more_folders in (
