@@ -2,7 +2,10 @@
 
 One real bench per isolation runs every `tests/hostile_methods/jobs_*.py` method on Blackjack-v1
 through CWMB_METHODS_PATH, started the way a user starts it: under a shell that holds the API key
-in its environment (as `make` and `uv run` do). Each method logs what its attack found as a
+in its environment (as `make` and `uv run` do). `process-user` is the process launcher as an
+ordinary user (uid 1000 of a user namespace made by `unshare`, when the tests run as root): the
+job keeps the bench's uid and gets its namespaces from a user namespace, and every attack must
+still fail. Each method logs what its attack found as a
 `probe {...}` line in its log.txt; each test asserts that the attack found nothing, that the host
 recorded the real (null program's) score, and that nothing was left behind."""
 
@@ -27,6 +30,7 @@ HOSTILE = Path(__file__).parent / "hostile_methods"
 METHODS = sorted(p.stem for p in HOSTILE.glob("jobs_*.py"))
 ENV = "Blackjack-v1"
 API_KEY = "sk-hostile-methods-jobs-0123456789"
+AS_USER = ["unshare", "--map-user=1000", "--map-group=1000"]  # a bench run by an ordinary user
 DAEMON_MARKER = "cwmb-hostile-setsid-daemon"
 
 
@@ -75,9 +79,11 @@ def _run_bench(isolation: str, tmp: Path) -> Bench:
     out = tmp / "out"
     with ScriptedLLM() as upstream:
         (methods / "jobs_target.json").write_text(json.dumps({"upstream": upstream.base_url}))
-        command = [sys.executable, "-m", "cwmb.cli", "bench", "--model", "openai/scripted",
+        launcher = "process" if isolation == "process-user" else isolation
+        prefix = AS_USER if isolation == "process-user" else []
+        command = [*prefix, sys.executable, "-m", "cwmb.cli", "bench", "--model", "openai/scripted",
                    "--model-base-url", upstream.base_url, "--budget", "1", "--episodes", "1",
-                   "--envs", ENV, "--isolation", isolation, "--out", str(out), "--run-id", "run",
+                   "--envs", ENV, "--isolation", launcher, "--out", str(out), "--run-id", "run",
                    "--no-report"]  # fmt: skip
         for name in METHODS:
             command += ["--method", name.replace("_", "-")]
@@ -94,7 +100,17 @@ def _run_bench(isolation: str, tmp: Path) -> Bench:
 
 @pytest.fixture(
     scope="module",
-    params=["process", pytest.param("docker", marks=pytest.mark.docker)],
+    params=[
+        "process",
+        pytest.param(
+            "process-user",
+            marks=pytest.mark.skipif(
+                os.geteuid() != 0 or shutil.which("unshare") is None,
+                reason="needs root to stand in for an ordinary user (as one, `process` is that)",
+            ),
+        ),
+        pytest.param("docker", marks=pytest.mark.docker),
+    ],
 )
 def bench(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Bench:
     return _run_bench(request.param, tmp_path_factory.mktemp(f"hostile-jobs-{request.param}"))
@@ -173,4 +189,10 @@ def test_process_jobs_say_how_they_were_confined(bench: Bench) -> None:
         assert {"uid", "network", "pid", "filesystem"} <= set(confinement["features"])
         assert confinement["problems"] == []
         assert "jobs run as local processes, confined with" in bench.stderr
+    if bench.isolation == "process-user":
+        # Everything but a uid of its own, and the run says so in one line.
+        assert {"network", "pid", "filesystem"} <= set(confinement["features"])
+        assert confinement["problems"] == ["own uid: needs root"]
+        [line] = [line for line in bench.stderr.splitlines() if "not enforced: uid" in line]
+        assert line.startswith("cwmb: WARNING: jobs run as local processes")
     assert manifest["capabilities"] == {}
