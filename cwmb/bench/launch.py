@@ -152,8 +152,10 @@ class ProcessLauncher:
         hide_host_process()
         self.trees, self.links = job_confine.code_trees()
         self.root = os.geteuid() == 0
+        self.required: list[str] = []  # the probe requires nothing; jobs what the probe got
         self.confinement = self._run_box([sys.executable, "-I", "-c", "pass"], [], None, {})[1]
-        self.view = "filesystem" in self.confinement.get("features", [])
+        self.required = list(self.confinement.get("features", []))
+        self.view = "filesystem" in self.required
         self.note = "jobs run as local processes, " + job_confine.describe(self.confinement)
         missing = [f for f in job_confine.JOB_FEATURES if f not in self.confinement["features"]]
         if missing:
@@ -174,10 +176,16 @@ class ProcessLauncher:
         uid = job_confine.JOB_UID_BASE + random.randrange(UID_SPAN) if self.root else None
         if uid is not None and job is not None:
             os.chown(job.out_dir, uid, uid)  # the one folder the job may write
-        box = job_confine.JobBox(
-            command, self.trees, self.links, list(withheld.files), list(withheld.folders),
-            mounts, uid,
-        )  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="cwmb-job-root-") as root:
+            box = job_confine.JobBox(
+                command, root, self.trees, self.links, list(withheld.files),
+                list(withheld.folders), mounts, uid, require=self.required,
+            )  # fmt: skip
+            return self._start_box(box, job, env)
+
+    def _start_box(
+        self, box: job_confine.JobBox, job: JobSpec | None, env: dict[str, str]
+    ) -> tuple[LaunchResult, dict[str, Any]]:
         report_r, report_w = os.pipe()
         try:
             proc = subprocess.Popen(

@@ -26,7 +26,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -55,12 +54,16 @@ class JobBox:
     """Everything the helper needs; the environment travels as the helper's own environment."""
 
     command: list[str]
+    root: str  # an empty folder (the launcher's, removed by it) to build the view on
     trees: list[str]  # read-only, at the same path as on the host
     links: list[str]  # top-level symlinks such as /bin -> usr/bin
     blank: list[str] = field(default_factory=list)  # files shown empty
     empty: list[str] = field(default_factory=list)  # folders shown empty
     mounts: list[Mount] = field(default_factory=list)
     uid: int | None = None
+    # Features the job must get or not start at all: what the launcher's probe got on this
+    # machine, so that a job whose confinement failed midway never runs half-confined.
+    require: list[str] = field(default_factory=list)
     memory_mb: int = 6144
     processes: int = 512
 
@@ -179,6 +182,10 @@ def _become_job(box: JobBox, applied: confine.Applied, report: int) -> None:
         os.chdir("/tmp")
     os.write(report, (json.dumps(applied.to_dict()) + "\n").encode())
     os.close(report)
+    missing = sorted(set(box.require) - applied.features)
+    if missing:
+        print(f"cwmb: the job was not started: no {', '.join(missing)}", file=sys.stderr)
+        os._exit(126)
     os.execve(box.command[0], box.command, dict(os.environ))
 
 
@@ -226,20 +233,14 @@ def main(argv: list[str]) -> int:
         confine.enter_namespaces(applied)
     except OSError as exc:
         applied.problems.append(f"namespaces: {exc}")
-    root = tempfile.mkdtemp(prefix="cwmb-job-root-")
-    os.chmod(root, 0o700)
-    try:
-        init = os.fork()
-        if init == 0:
-            try:
-                _init(box, root, applied, report)
-            finally:
-                os._exit(127)
-        os.close(report)
-        return _wait_for(init)
-    finally:
-        with contextlib.suppress(OSError):
-            os.rmdir(root)
+    init = os.fork()
+    if init == 0:
+        try:
+            _init(box, box.root, applied, report)
+        finally:
+            os._exit(127)
+    os.close(report)
+    return _wait_for(init)
 
 
 def describe(report: dict[str, Any]) -> str:
