@@ -229,6 +229,11 @@ def main(argv: list[str]) -> int:
     report = int(argv[1])
     os.set_inheritable(report, False)
     applied = confine.Applied()
+    if sys.platform != "linux":  # no namespaces to enter: a plain process, and the report says so
+        applied.problems.append(f"namespaces: not available on {sys.platform}")
+        os.write(report, (json.dumps(applied.to_dict()) + "\n").encode())
+        os.close(report)
+        os.execve(box.command[0], box.command, dict(os.environ))
     try:
         confine.enter_namespaces(applied)
     except OSError as exc:
