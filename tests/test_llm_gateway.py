@@ -236,15 +236,15 @@ def test_top_k_is_dropped_for_openai_itself(scripted_llm) -> None:
 
 def test_unknown_token_and_wrong_model_are_refused(scripted_llm) -> None:
     with gateway(scripted_llm) as gw:
-        assert gw.socket_path is not None
+        token = gw.add_job("j")
+        socket_path = gw.socket_dir("j") / "llm.sock"
         with (
-            LlmClient("openai/scripted", socket_path=gw.socket_path, api_key="guess") as c,
+            LlmClient("openai/scripted", socket_path=socket_path, api_key="guess") as c,
             pytest.raises(LlmError, match="unknown job token"),
         ):
             c.complete(HELLO)
-        token = gw.add_job("j")
         with (
-            LlmClient("openai/else", socket_path=gw.socket_path, api_key=token) as c,
+            LlmClient("openai/else", socket_path=socket_path, api_key=token) as c,
             pytest.raises(LlmError, match="serves openai/scripted, not 'openai/else'"),
         ):
             c.complete(HELLO)
@@ -254,11 +254,13 @@ def test_unknown_token_and_wrong_model_are_refused(scripted_llm) -> None:
 def test_models_endpoint_and_loopback_tcp(scripted_llm, job_client) -> None:
     scripted_llm.script(["over tcp"])
     with gateway(scripted_llm, tcp=True) as gw:
-        assert gw.url is not None and gw.url.startswith("http://127.0.0.1:")
-        listed = httpx.get(f"{gw.url}/models").json()
-        assert [m["id"] for m in listed["data"]] == ["openai/scripted"]
         token = gw.add_job("tcp-job")
-        with LlmClient("openai/scripted", base_url=gw.url, api_key=token) as c:
+        url = gw.url("tcp-job")
+        assert url is not None and url.startswith("http://127.0.0.1:")
+        auth = {"authorization": f"Bearer {token}"}
+        listed = httpx.get(f"{url}/models", headers=auth).json()
+        assert [m["id"] for m in listed["data"]] == ["openai/scripted"]
+        with LlmClient("openai/scripted", base_url=url, api_key=token) as c:
             assert c.complete(HELLO).text == "over tcp"
 
 
