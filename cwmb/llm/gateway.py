@@ -482,7 +482,8 @@ class Gateway:
     @staticmethod
     def _error(exc: HttpError, left: int | None) -> JSONResponse:
         # The gateway has already retried upstream; tell OpenAI clients not to retry on top.
-        headers = {"x-should-retry": "false"}
+        # Closing the connection stops a client that is still sending a body nobody will read.
+        headers = {"x-should-retry": "false", "connection": "close"}
         if left is not None:
             headers[CALLS_LEFT_HEADER] = str(left)
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
