@@ -4,10 +4,12 @@ run allows, the bench finishes, and other jobs are served."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -45,7 +47,9 @@ def score(run: Path, method: str, seed: int = 0) -> dict:
 
 
 def gateway_log(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "gateway.jsonl").read_text().splitlines()]
+    """The gateway's call log (absent when no call reached a job's socket)."""
+    log = run / "gateway.jsonl"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
@@ -116,17 +120,44 @@ def test_a_stale_token_spends_nothing_after_its_job(scripted_llm, tmp_path):
     assert [r for r in gateway_log(run) if r["job"] == job and r["status"] == 200] == []
     assert score(run, method, 0)["llm_calls"] == 0
     assert scripted_llm.upstream_calls == 0
+    # Where the helper survived its job (no pid namespace), it saw only failures.
+    late = run / method / ENV / "seed0" / "late.json"
+    deadline = time.monotonic() + 30
+    while sys.platform == "linux" and not late.exists() and _helper_alive() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if late.exists():
+        assert 200 not in json.loads(late.read_text())
+
+
+def _helper_alive() -> bool:
+    """Whether the stale-token helper still runs somewhere on this machine."""
+    for status in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if b"late" in status.read_bytes() and b"CWMB_LLM_TOKEN" in status.read_bytes():
+                return True
+    return False
 
 
 @pytest.mark.docker
 def test_a_job_under_the_hosts_uid_cannot_replace_its_socket(scripted_llm, tmp_path, monkeypatch):
-    """The job container runs as the uid that owns the socket folder (what a bench run by an
-    ordinary user does); only the read-only mount stands between it and the socket."""
+    """The socket folder belongs to the (non-root) uid the job container runs as, which is what
+    a bench run by an ordinary user looks like; only the read-only mount stands between the job
+    and its socket."""
     from cwmb.bench.config import BenchConfig
-    from cwmb.bench.launch import DockerLauncher
     from cwmb.bench.run import Bench
+    from cwmb.llm import job_server
+    from cwmb.sandbox.docker_backend import SANDBOX_USER
 
-    monkeypatch.setattr(DockerLauncher, "_user", lambda self, out: f"{os.getuid()}:{os.getgid()}")
+    uid, gid = (int(x) for x in SANDBOX_USER.split(":"))
+    bind = job_server.bind_unix
+
+    def bind_as_the_jobs_user(folder: Path):  # type: ignore[no-untyped-def]
+        sock = bind(folder)
+        for path in (folder, folder / job_server.SOCKET_NAME):
+            os.chown(path, uid, gid)
+        return sock
+
+    monkeypatch.setattr(job_server, "bind_unix", bind_as_the_jobs_user)
     monkeypatch.setenv(runner.METHODS_PATH_VARIABLE, str(METHODS))
     monkeypatch.setenv("CWMB_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
@@ -138,7 +169,7 @@ def test_a_job_under_the_hosts_uid_cannot_replace_its_socket(scripted_llm, tmp_p
                          quick=False)  # fmt: skip
     run = Bench(config, tmp_path / "out", run_id="run").run().root
     seen = outcome(run, method)
-    assert seen["uid"] == seen["folder_owner"] == os.getuid()
+    assert seen["uid"] == seen["folder_owner"] == uid != 0
     for way in ("unlink", "rename", "create", "chmod_folder", "bind_beside"):
         assert seen[way] == "Read-only file system", (way, seen)
     assert seen["call"] == "answered by the gateway"
