@@ -123,7 +123,12 @@ def test_a_stale_token_spends_nothing_after_its_job(scripted_llm, tmp_path):
     # Where the helper survived its job (no pid namespace), it saw only failures.
     late = run / method / ENV / "seed0" / "late.json"
     deadline = time.monotonic() + 30
-    while sys.platform == "linux" and not late.exists() and _helper_alive() and time.monotonic() < deadline:
+    while (
+        sys.platform == "linux"
+        and not late.exists()
+        and _helper_alive()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.5)
     if late.exists():
         assert 200 not in json.loads(late.read_text())

@@ -11,8 +11,6 @@ import os
 import socket
 import time
 
-import httpx
-
 CONNECTIONS = 5000
 HOLD_S = 25.0
 

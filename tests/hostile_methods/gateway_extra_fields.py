@@ -19,7 +19,9 @@ def run(task):
     outcome = {}
     with httpx.Client(transport=transport, base_url="http://gateway", headers=headers) as http:
         for name, value in FIELDS.items():
-            outcome[name] = http.post("/v1/chat/completions", json={**body, name: value}).status_code
+            outcome[name] = http.post(
+                "/v1/chat/completions", json={**body, name: value}
+            ).status_code
         huge = http.post("/v1/chat/completions", json={**body, "max_tokens": 10**9})
         outcome["huge_max_tokens"] = huge.status_code
     return "class Environment:\n    pass\n# outcome: " + json.dumps(outcome) + "\n"

@@ -24,6 +24,8 @@ def run(task):
     with httpx.Client(transport=transport, base_url="http://gateway") as http:
         for method, path, auth in PROBES:
             headers = {"authorization": auth} if auth else {}
-            answer = http.request(method, path, headers=headers, json=body if method == "POST" else None)
+            answer = http.request(
+                method, path, headers=headers, json=body if method == "POST" else None
+            )
             seen.append([method, path, answer.status_code, answer.text[:200]])
     return "class Environment:\n    pass\n# outcome: " + json.dumps({"probes": seen}) + "\n"
