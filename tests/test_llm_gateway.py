@@ -532,3 +532,45 @@ def test_refusals_are_counted_but_only_the_first_are_logged(scripted_llm, tmp_pa
             assert raw_call(gw, "j", token, chat(n=2)).status_code == 400
         assert gw.usage()["j"]["refused"] == 10
     assert len(log.read_text().splitlines()) == 3
+
+
+def test_a_jobs_calls_are_served_a_few_at_a_time_without_holding_up_others(scripted_llm) -> None:
+    from cwmb.llm.gateway import JobLimits
+
+    lock, running, most = threading.Lock(), {"busy": 0, "other": 0}, {"busy": 0, "other": 0}
+    overlapped, at_limit = threading.Event(), threading.Event()
+
+    def rule(request: dict) -> dict:
+        who = request["messages"][0]["content"]
+        with lock:
+            running[who] += 1
+            most[who] = max(most[who], running[who])
+            if who == "other" and running["busy"]:
+                overlapped.set()
+            if running["busy"] == 2:
+                at_limit.set()
+        # The busy job's calls stay in flight until the other job's call has been seen.
+        if who == "busy":
+            overlapped.wait(timeout=5)
+        with lock:
+            running[who] -= 1
+        return {"content": who}
+
+    scripted_llm.script(rule)
+    with gateway(scripted_llm, limits=JobLimits(max_inflight=2)) as gw:
+        busy, other = gw.add_job("busy"), gw.add_job("other")
+
+        def call(job: str, token: str) -> None:
+            message = [{"role": "user", "content": job}]
+            assert raw_call(gw, job, token, chat(messages=message)).status_code == 200
+
+        threads = [threading.Thread(target=call, args=("busy", busy)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        assert at_limit.wait(timeout=10)
+        call("other", other)
+        for t in threads:
+            t.join()
+    assert most["busy"] == 2  # never more than its limit at once
+    assert overlapped.is_set()  # the other job was served while the busy one was at its limit
+    assert scripted_llm.upstream_calls == 7
