@@ -389,7 +389,7 @@ def test_n_above_one_is_refused_and_costs_nothing(scripted_llm) -> None:
 
 def test_only_allowed_fields_are_forwarded_and_max_tokens_is_clamped(scripted_llm) -> None:
     scripted_llm.script(echo_rule)
-    with gateway(scripted_llm, max_tokens=300) as gw:
+    with gateway(scripted_llm) as gw:  # the run's max_tokens: the paper's 1500
         token = gw.add_job("j")
         for extra in ({"logprobs": True}, {"top_logprobs": 20}, {"tools": []}, {"user": "x"}):
             answer = raw_call(gw, "j", token, chat(**extra))
@@ -402,8 +402,8 @@ def test_only_allowed_fields_are_forwarded_and_max_tokens_is_clamped(scripted_ll
         assert raw_call(gw, "j", token, chat(max_tokens=20)).status_code == 200
         assert raw_call(gw, "j", token, chat()).status_code == 200
     bodies = [r.body or {} for r in scripted_llm.chat_requests]
-    assert bodies[0] == {"model": "scripted", "messages": HELLO, "max_tokens": 300, **sampling}
-    assert [b["max_tokens"] for b in bodies] == [300, 20, 300]  # clamped, kept, set when missing
+    assert bodies[0] == {"model": "scripted", "messages": HELLO, "max_tokens": 1500, **sampling}
+    assert [b["max_tokens"] for b in bodies] == [1500, 20, 1500]  # clamped, kept, set when missing
     assert scripted_llm.upstream_calls == 3
 
 

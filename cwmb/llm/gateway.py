@@ -6,7 +6,9 @@ holds the real API key. For every call it
 1. checks the job's token (every endpoint, `/v1/models` included, answers 401 without it) and
    reads the body incrementally up to a cap (413 past it);
 2. admits only the allowed request fields (`request_rules`): `n` must be 1 and `max_tokens` is
-   clamped to the run's setting;
+   clamped to the run's setting; then puts the run's sampling settings in the request, when the
+   gateway has them (so every call of a bench samples as its manifest says, and the cache key
+   holds those settings);
 3. enforces the job's budget of LLM calls (the call past the budget gets HTTP 429 with code
    `budget_exhausted`, which the client raises as BudgetExhausted);
 4. consults the record/replay cache (occurrences are counted per job);
@@ -212,10 +214,11 @@ class Gateway:
         timeouts: Timeouts | None = None,
         log_path: str | os.PathLike[str] | None = None,
         prices: Prices | None = None,
-        max_tokens: int = Sampling.max_tokens,
+        sampling: Sampling | None = None,
         limits: JobLimits | None = None,
     ):
         self.spec = spec
+        self.sampling = sampling  # None: each request samples as it asks
         # Prices: given, else CWMB_PRICE_PER_MTOK from the host's environment, else not counted.
         self.prices = prices if prices is not None else Prices.from_env(host_env)
         self.cache = cache or LlmCache(mode=CacheMode.OFF)
@@ -225,9 +228,8 @@ class Gateway:
             # Resolving the upstream is where a missing API key is reported, before any job runs.
             else UpstreamBackend(spec, resolve_upstream(spec, host_env), retry, timeouts)
         )
-        if max_tokens < 1:
-            raise CwmbError(f"the run's max_tokens must be >= 1, got {max_tokens}")
-        self.max_tokens = max_tokens  # the run's setting: no request gets more
+        # The run's setting: no request gets more (the paper's when the run sets none).
+        self.max_tokens = (sampling or Sampling()).max_tokens
         self.limits = limits or JobLimits()
         self._socket_root = Path(socket_dir) if socket_dir else None
         self._own_socket_root = socket_dir is None
@@ -415,6 +417,8 @@ class Gateway:
         slot: Slot | None = None
         try:
             body = await self._read_request(request)
+            if self.sampling is not None:
+                body = self.sampling.applied_to(body)
             with self._jobs_lock:
                 if job.budget is not None and job.used >= job.budget:
                     raise HttpError(
