@@ -17,6 +17,24 @@ def program_formats(spec: EnvSpec) -> ProgramFormats:
     return ProgramFormats(observation=spec.observation.to_dict(), action=spec.action.to_dict())
 
 
+def sandbox_profile(spec: EnvSpec, source: str) -> str:
+    """The host's choice of sandbox profile: "reference" (MuJoCo and the project's environment
+    helpers) only for the environment's own reference program, byte for byte, whoever hands it
+    over (trusted code stays trusted); "program" (standard library and numpy) for anything else."""
+    try:
+        reference = spec.reference_source()
+    except OSError:  # no reference shipped here (a job's image blanks them)
+        return "program"
+    return "reference" if reference.strip() and source == reference else "program"
+
+
+def open_program(
+    executor: Executor, spec: EnvSpec, source: str, limits: Limits | None = None
+) -> Session:
+    """A session of `source` in the profile the host chooses for it (`sandbox_profile`)."""
+    return executor.open(source, program_formats(spec), limits, sandbox_profile(spec, source))
+
+
 def predict(
     session: Session, data: Transitions, progress: Callable[[int], None] | None = None
 ) -> list[Prediction]:
@@ -42,7 +60,7 @@ def score_program(
     """Score `source` on each split in a fresh session; a program that cannot run scores 0."""
     datasets = {split: load_split(spec, split) for split in splits}
     try:
-        with executor.open(source, program_formats(spec), limits) as session:
+        with open_program(executor, spec, source, limits) as session:
             return {
                 split: score(spec, data, predict(session, data)) for split, data in datasets.items()
             }
