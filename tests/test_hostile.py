@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sandbox_backends
 
 import cwmb
 from cwmb import registry
@@ -27,6 +28,8 @@ from cwmb.sandbox.base import Executor, Limits, SandboxError
 from cwmb.sandbox.process import ForkServer, ProcessExecutor
 from cwmb.sandbox.worker import ONLY_STDLIB_AND_NUMPY
 from cwmb.scoring import score
+
+backend = sandbox_backends.backend  # the fixture: every backend
 
 HOSTILE = Path(__file__).parent / "hostile"
 ENV_ID = "CartPole-v1"
@@ -88,27 +91,6 @@ def zeros(data: Transitions, reward: float = 0.0) -> list[dict[str, Any]]:
 def data() -> Transitions:
     spec = registry.get(ENV_ID)
     return load_split(spec, "train").select(slice(0, N_TRANSITIONS))
-
-
-def _docker_executor() -> Executor:
-    from cwmb.sandbox.docker_backend import DockerExecutor, docker_problem
-
-    problem = docker_problem()
-    if problem:
-        pytest.skip(problem)
-    return DockerExecutor()
-
-
-@pytest.fixture(
-    scope="module", params=["process", pytest.param("docker", marks=pytest.mark.docker)]
-)
-def backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, Executor]]:
-    if request.param == "docker":
-        yield "docker", _docker_executor()
-        return
-    server = ForkServer()
-    yield "process", ProcessExecutor(server)
-    server.shutdown()
 
 
 @pytest.fixture

@@ -11,19 +11,21 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sandbox_backends
 
 from cwmb import registry
 from cwmb.dataset import load_split
 from cwmb.evaluation import open_program, predict, program_formats, sandbox_profile, score_program
 from cwmb.sandbox.base import Executor, Limits, SandboxError
-from cwmb.sandbox.process import ForkServer, ProcessExecutor
+from cwmb.sandbox.process import ProcessExecutor
 from cwmb.sandbox.program_view import PROGRAM_MODULES
 from cwmb.sandbox.worker import ONLY_STDLIB_AND_NUMPY
 from cwmb.scoring import score
+
+backend = sandbox_backends.backend  # the fixture: every backend
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = ROOT / "tests" / "hostile"
@@ -55,25 +57,9 @@ class Environment:
 """
 
 
-def _docker() -> Executor:
-    from cwmb.sandbox.docker_backend import DockerExecutor, docker_problem
-
-    problem = docker_problem()
-    if problem:
-        pytest.skip(problem)
-    return DockerExecutor()
-
-
-@pytest.fixture(
-    scope="module", params=["process", pytest.param("docker", marks=pytest.mark.docker)]
-)
-def executor(request: pytest.FixtureRequest) -> Iterator[Executor]:
-    if request.param == "docker":
-        yield _docker()
-        return
-    server = ForkServer()
-    yield ProcessExecutor(server)
-    server.shutdown()
+@pytest.fixture(scope="module")
+def executor(backend: tuple[str, Executor]) -> Executor:
+    return backend[1]
 
 
 def _inventory(executor: Executor, profile: str) -> tuple[list[str], list[str]]:

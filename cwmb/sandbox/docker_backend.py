@@ -102,7 +102,10 @@ def image_layout(image_id: str) -> dict[str, Any]:
     command += [image_id, "-I", "-m", "cwmb.sandbox.program_view", "--layout"]
     result = _run(command, timeout=120)
     if result.returncode != 0:
-        raise SandboxError(f"cannot inspect the image: {result.stderr.strip()[-500:]}")
+        raise SandboxError(
+            f"cannot inspect the image {image_id[:19]} (a stale one? rebuild it with `make image`): "
+            f"{result.stderr.strip()[-500:]}"
+        )
     layout: dict[str, Any] = json.loads(result.stdout)
     if not layout.get("library"):
         raise SandboxError(

@@ -4,8 +4,8 @@ that the worker and the planner beside it run on. Nothing else is mounted in its
 Two profiles, chosen by the host from what it runs, never by the program:
 - `program`: every LLM-written or submitted program. Its filesystem holds the system's shared
   libraries, the interpreter's standard library, numpy (with the libraries bundled in its wheel)
-  and a copy of `PROGRAM_MODULES`. Every installed-package folder is covered by an empty
-  read-only mount, so Gymnasium, MuJoCo, the rest of cwmb and their files cannot be read.
+  and a copy of `PROGRAM_MODULES`. Every installed-package folder is absent or covered by an
+  empty read-only mount, so Gymnasium, MuJoCo, the rest of cwmb and their files cannot be read.
 - `reference`: the project's own trusted reference programs, which drive MuJoCo through
   `cwmb.envs.mujoco_common`: the whole Python installation.
 
