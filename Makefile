@@ -11,6 +11,7 @@ SEEDS ?= 1
 BUDGET ?=
 MODEL ?=
 MODEL_BASE_URL ?=
+DESCRIPTIONS ?=
 QUICK ?=
 OUT ?= results
 JOBS ?= 1
@@ -59,7 +60,8 @@ bench: setup-local image-if-docker
 	$(RUN) cwmb bench --method $(METHOD) --seeds $(SEEDS) --jobs $(JOBS) --out $(OUT) \
 		$(if $(ENVS),--envs $(ENVS)) $(if $(BUDGET),--budget $(BUDGET)) \
 		$(if $(MODEL),--model $(MODEL)) $(if $(MODEL_BASE_URL),--model-base-url $(MODEL_BASE_URL)) \
-		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION))
+		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION)) \
+		$(if $(DESCRIPTIONS),--descriptions $(DESCRIPTIONS))
 
 # The report of RUN (default: the newest run under $(OUT)).
 report: setup

@@ -58,6 +58,7 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Seeds", _text(m.get("seeds"), ", ".join(str(s) for s in sorted(jobs["seed"].unique())))),
         ("LLM budget per job", _text(m.get("budget"))),
         ("Planner preset", _preset_text(run)),
+        ("Descriptions", run.descriptions),
         ("Jobs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))),
         ("Isolation", _text(m.get("isolation"))),
         ("LLM cache", _text(m.get("cache_mode"))),
@@ -107,6 +108,19 @@ def _text(value: Any, default: str = "–") -> str:
     return str(value)
 
 
+def tier_text(run: Run) -> str:
+    if run.compares_with_paper:
+        return (
+            "Methods got the standard descriptions: what each environment's Gymnasium docstring "
+            "says, as in the paper's prompts. Only standard-tier runs are compared with the paper."
+        )
+    return (
+        f"Methods got the {run.descriptions} descriptions, which add the simulator's equations, "
+        "constants and model parameters: an easier task than the paper's, so this report sets "
+        "none of the paper's numbers beside it."
+    )
+
+
 def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) -> Document:
     """Arrange tables (by key) and figures into the report's sections."""
     by_key: dict[str, Table | SavedFigure] = {t.key: t for t in tables}
@@ -119,7 +133,7 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
 
     per_env = [t for t in tables if t.key.startswith("per_env_")]
     sections = [
-        Section("summary", "Summary", [HOW_TO_READ], pick("summary")),
+        Section("summary", "Summary", [HOW_TO_READ, tier_text(run)], pick("summary")),
         Section(
             "per-env-figures",
             "Per environment",
@@ -145,7 +159,7 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
                 "run's numbers above where method and environment match.",
                 paper.RENAME_FOOTNOTE,
             ],
-            pick("paper_table2"),
+            pick("paper_table2") if run.compares_with_paper else [],
         ),
     ]
     title = f"CWMB report: {run.run_id}"

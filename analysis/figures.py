@@ -127,12 +127,13 @@ def _legend_handles(series: list[Series]) -> list[Patch]:
 
 
 def per_env_frame(run: Run, metric: str, paper_column: str | None) -> pd.DataFrame:
-    """Long form: env, series (method or paper series), value — one row per seed."""
+    """Long form: env, series (method or paper series), value — one row per seed. The paper's
+    series only for a run the paper can be compared with (standard descriptions)."""
     jobs = run.jobs[run.jobs[metric].notna()]
     frame = pd.DataFrame(
         {"env": jobs["env"], "series": jobs["method"], "value": jobs[metric].astype(float)}
     )
-    if paper_column is None:
+    if paper_column is None or not run.compares_with_paper:
         return frame
     published = paper.per_env()
     published = published[

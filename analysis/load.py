@@ -18,11 +18,12 @@ import pandas as pd
 
 from cwmb.bench.results import SUMMARY_COLUMNS
 from cwmb.errors import CwmbError
+from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 
 # Columns the loader adds to the summary's: the job's budget and planner preset.
 EXTRA_COLUMNS = ["budget", "preset"]
 JOB_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
-TEXT_COLUMNS = {"method", "env", "kind", "status", "error", "preset"}
+TEXT_COLUMNS = {"method", "env", "kind", "descriptions", "status", "error", "preset"}
 BOOL_COLUMNS = {"train_solved", "heldout_solved"}
 
 EVALUATION_COLUMNS = [
@@ -88,6 +89,17 @@ class Run:
             return str(preset)
         found = self.jobs["preset"].dropna().unique()
         return str(found[0]) if len(found) else None
+
+    @property
+    def descriptions(self) -> str:
+        """The run's description tier (runs from before tiers existed used the standard one)."""
+        return str(self.manifest.get("descriptions") or DEFAULT_DESCRIPTION_TIER)
+
+    @property
+    def compares_with_paper(self) -> bool:
+        """Only standard-tier runs are set beside the paper, whose prompts were the docstrings."""
+        tiers = set(self.jobs["descriptions"].dropna())
+        return self.descriptions == DEFAULT_DESCRIPTION_TIER and tiers <= {self.descriptions}
 
 
 def _ordered(declared: list[Any], found: pd.Series) -> list[str]:
@@ -201,6 +213,7 @@ def score_row(score: dict[str, Any]) -> dict[str, Any]:
         "env": score.get("env"),
         "kind": score.get("kind"),
         "seed": score.get("seed"),
+        "descriptions": score.get("descriptions"),
         "status": score.get("status"),
         "error": score.get("error"),
         "budget": score.get("budget"),
@@ -277,6 +290,9 @@ def _jobs_frame(rows: list[dict[str, Any]], manifest: dict[str, Any]) -> pd.Data
     ]
     if manifest.get("budget") is not None:
         frame["budget"] = frame["budget"].where(frame["budget"].notna(), manifest["budget"])
+    frame["descriptions"] = frame["descriptions"].where(
+        frame["descriptions"].notna(), manifest.get("descriptions") or DEFAULT_DESCRIPTION_TIER
+    )
     if manifest.get("preset"):
         frame["preset"] = frame["preset"].where(frame["preset"].notna(), manifest["preset"])
     frame["status"] = frame["status"].fillna("failed").astype(str)

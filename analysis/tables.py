@@ -26,6 +26,12 @@ EXCLUSION_NOTE = (
 )
 
 
+DETAILED_NOTE = (
+    "This run gave methods the detailed descriptions (equations, constants, model parameters), "
+    "an easier task than the paper's: no paper numbers are set beside it."
+)
+
+
 def env_order(envs: list[str]) -> list[str]:
     """Environments in the benchmark's canonical order (discrete first), unknown ones last."""
     order = {env: i for i, env in enumerate(registry.CANONICAL_ORDER)}
@@ -84,6 +90,8 @@ def summary_table(run: Run) -> Table:
                 row.append(mean_std(seed_means(jobs, metric, kind)))
         rows.append(row)
     matched = paper.table2()[paper.table2()["method"].isin(paper_methods(run))]
+    if not run.compares_with_paper:
+        matched = matched.iloc[0:0]
     for record in matched.to_dict("records"):
         row = [
             paper.series_label(record["method"], record["model"], record["budget"]),
@@ -110,8 +118,11 @@ def summary_table(run: Run) -> Table:
         notes.append(
             "Paper rows: Table 2 of the paper (all 6 discrete and 12 continuous environments, "
             "its own LLM and budget; its ± as printed). They share the metric and environments, "
-            "not the model: compare settings before comparing numbers."
+            "not the model: compare settings before comparing numbers. Only standard-tier runs "
+            "are compared with the paper (its prompts were the Gymnasium docstrings)."
         )
+    if not run.compares_with_paper:
+        notes.append(DETAILED_NOTE)
     return Table("summary", "CWMB averages (paper Table 2 format)", columns, rows, notes)
 
 
@@ -134,6 +145,8 @@ def per_env_table(run: Run, method: str) -> Table:
     jobs = run.jobs[run.jobs["method"] == method]
     paper_rows = paper.per_env()
     paper_rows = paper_rows[paper_rows["method"] == method]
+    if not run.compares_with_paper:
+        paper_rows = paper_rows.iloc[0:0]
     series = paper_rows[["model", "budget"]].drop_duplicates().to_records(index=False).tolist()
     columns = [
         "Environment",
@@ -219,7 +232,7 @@ def baselines_table(run: Run) -> Table:
     paper_series = [
         (column, method, model)
         for column, (method, model) in paper.RETURN_COLUMNS.items()
-        if method in run.methods
+        if method in run.methods and run.compares_with_paper  # baselines need no description
     ]
     columns = ["Environment", "Preset", "Random", "Oracle"]
     columns += [f"Return of {method}" for method in run.methods]

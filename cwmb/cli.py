@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.own_process = argv is None  # a command may restart this process only when it owns it
     try:
         return int(args.handler(args) or 0)
     except CwmbError as exc:

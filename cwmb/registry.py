@@ -11,7 +11,9 @@ parameters). Only standard-tier results are comparable with the paper."""
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -147,6 +149,14 @@ class EnvSpec:
         """Mean return of `which` ("random" or "oracle") at `preset`, or None if not computed."""
         entry = self.baselines.get(preset, {}).get(which)
         return None if entry is None else float(entry["mean"])
+
+    def baseline_standard_error(self, preset: str, which: str) -> float:
+        """The standard error of that mean (0 where the episodes are not stored: published)."""
+        entry = self.baselines.get(preset, {}).get(which) or {}
+        returns = entry.get("returns") or []
+        if len(returns) < 2:
+            return 0.0
+        return statistics.stdev(map(float, returns)) / math.sqrt(len(returns))
 
 
 def _load(package_dir: Path) -> EnvSpec:

@@ -19,11 +19,16 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
+import os
 import pkgutil
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -197,6 +202,7 @@ class Task:
     """Everything a method gets for one job (one method, one environment, one seed)."""
 
     spec: EnvSpec
+    description: str  # the run's description tier, the only text about the environment
     train: Transitions
     llm: TaskLLM
     evaluator: Callable[[str], Evaluation]
@@ -212,10 +218,6 @@ class Task:
     @property
     def env_id(self) -> str:
         return self.spec.id
-
-    @property
-    def description(self) -> str:
-        return self.spec.description()
 
     @property
     def observation(self) -> SpaceFormat:
@@ -309,6 +311,10 @@ def _better(new: Evaluation, old: Evaluation) -> bool:
 # -- the registry ----------------------------------------------------------------------------
 
 _METHOD_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# A folder of method modules outside the project (one `<name>.py` or `<name>/__init__.py` per
+# method, named as in `runners/`); a job gets it mounted read-only.
+METHODS_PATH_VARIABLE = "CWMB_METHODS_PATH"
+_EXTERNAL_PACKAGE = "cwmb_methods"
 
 
 def module_name(method: str) -> str:
@@ -319,41 +325,112 @@ def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def known_methods() -> list[str]:
-    """Every method `load_runner` can find: modules in `runners/` and registered entry points."""
-    names: set[str] = set()
+def methods_dir() -> Path | None:
+    """The folder named by CWMB_METHODS_PATH; an unset variable means none, a missing folder is
+    an error (a typo would otherwise silently find nothing)."""
+    value = os.environ.get(METHODS_PATH_VARIABLE)
+    if not value:
+        return None
+    folder = Path(value)
+    if not folder.is_dir():
+        raise CwmbError(f"{METHODS_PATH_VARIABLE}={value} is not a folder")
+    return folder
+
+
+def _module_file(folder: Path, method: str) -> Path | None:
+    for candidate in (
+        folder / f"{module_name(method)}.py",
+        folder / module_name(method) / "__init__.py",
+    ):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _builtin_methods() -> set[str]:
     try:
         package = importlib.import_module(RUNNERS_PACKAGE)
-        names |= {
-            info.name.replace("_", "-")
-            for info in pkgutil.iter_modules(package.__path__)
-            if not info.name.startswith("_")
-        }
     except ImportError:
-        pass
-    names |= set(_entry_points())
-    return sorted(names)
+        return set()
+    return {
+        info.name.replace("_", "-")
+        for info in pkgutil.iter_modules(package.__path__)
+        if not info.name.startswith("_")
+    }
 
 
-def load_runner(method: str) -> Runner:
-    """The `run` function of METHOD; an unknown method is a CwmbError naming the known ones."""
+def _external_methods() -> set[str]:
+    folder = methods_dir()
+    if folder is None:
+        return set()
+    return {
+        info.name.replace("_", "-")
+        for info in pkgutil.iter_modules([str(folder)])
+        if not info.name.startswith("_")
+    }
+
+
+def known_methods() -> list[str]:
+    """Every method `load_runner` can find: modules in `runners/`, in CWMB_METHODS_PATH, and
+    registered entry points. Nothing is imported (the host never runs a method's code)."""
+    return sorted(_builtin_methods() | _external_methods() | set(_entry_points()))
+
+
+def check_method(method: str) -> None:
+    """A CwmbError unless METHOD names exactly one findable method; imports nothing, so the host
+    can check a submitted method without running any of its code."""
     if not _METHOD_NAME.match(method):
         raise CwmbError(
             f"invalid method name {method!r} (lowercase letters, digits, '-' and '_' only)"
         )
-    target = f"{RUNNERS_PACKAGE}.{module_name(method)}"
-    try:
-        module = importlib.import_module(target)
-    except ModuleNotFoundError as exc:
-        if exc.name not in (target, RUNNERS_PACKAGE):
+    builtin, external = _builtin_methods(), _external_methods()
+    if method in builtin and method in external:
+        raise CwmbError(
+            f"method {method!r} in {METHODS_PATH_VARIABLE} has the name of a built-in method; "
+            "rename it"
+        )
+    entry_points = _entry_points()
+    if method in builtin or method in external or method in entry_points:
+        return
+    if module_name(method) in entry_points:
+        return
+    known = ", ".join(known_methods()) or "none"
+    raise CwmbError(f"unknown method {method!r}; known methods: {known}")
+
+
+def _load_external(folder: Path, method: str) -> ModuleType:
+    path = _module_file(folder, method)
+    assert path is not None
+    name = f"{_EXTERNAL_PACKAGE}.{module_name(method)}"
+    package = [str(path.parent)] if path.name == "__init__.py" else None
+    spec = importlib.util.spec_from_file_location(name, path, submodule_search_locations=package)
+    if spec is None or spec.loader is None:
+        raise CwmbError(f"method {method!r} cannot be imported from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_runner(method: str) -> Runner:
+    """The `run` function of METHOD (this imports the method: call it only inside a job).
+    An unknown method is a CwmbError naming the known ones."""
+    check_method(method)
+    folder = methods_dir()
+    run: Any
+    if method in _builtin_methods():
+        target = f"{RUNNERS_PACKAGE}.{module_name(method)}"
+        try:
+            module = importlib.import_module(target)
+        except ImportError as exc:
             raise CwmbError(f"method {method!r} cannot be imported: {exc}") from exc
-        entry = _entry_points().get(method) or _entry_points().get(module_name(method))
-        if entry is None:
-            known = ", ".join(known_methods()) or "none"
-            raise CwmbError(f"unknown method {method!r}; known methods: {known}") from None
-        run = entry.load()
-    else:
         run = getattr(module, "run", None)
+    elif folder is not None and _module_file(folder, method) is not None:
+        run = getattr(_load_external(folder, method), "run", None)
+    else:
+        entry = _entry_points().get(method) or _entry_points().get(module_name(method))
+        assert entry is not None
+        run = entry.load()
     if not callable(run):
         raise CwmbError(f"method {method!r} has no function `run(task) -> str`")
-    return run
+    return cast(Runner, run)

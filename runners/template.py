@@ -19,7 +19,8 @@ from cwmb.runner import Task
 def run(task: Task) -> str:
     """Return the best program found. Everything the method needs is on `task`:
 
-    task.description      the environment's description (Markdown), as the LLM should see it
+    task.description      the environment's description of the run's tier (Markdown), as the
+                          LLM should see it
     task.interface        the contract the program must follow, with this environment's types
     task.observation      / task.action: formats (type, shape, dtype, n, low, high)
     task.train            the train split (numpy arrays obs, action, next_obs, reward, ...)

@@ -138,6 +138,7 @@ def make_task(
         train = read_npz(path) if path.is_file() else _tiny_split(spec)
     return Task(
         spec=spec,
+        description=spec.description(),
         train=train,
         llm=TaskLLM(model, budget, trace, seed=seed),
         evaluator=evaluator or FakeEvaluator(),

@@ -304,6 +304,14 @@ def check_ctypes(ctx: Context, outcome: Outcome) -> None:
 
 NOT_ALLOWED = fails_with(ONLY_STDLIB_AND_NUMPY, within=LIMITS.load_seconds)
 
+
+def check_descriptions(ctx: Context, outcome: Outcome) -> None:
+    # A program's sandbox holds no environment package at all: no description file to find.
+    assert outcome.error is None, outcome.error
+    found, read, _, _ = outcome.predictions[0]["next_state"]
+    assert found == 0.0 and read == 0.0
+
+
 CASES: dict[str, Callable[[Context, Outcome], None]] = {
     # Simulators, in several disguises: not on the program's filesystem at all.
     "import_gymnasium": NOT_ALLOWED,
@@ -341,6 +349,7 @@ CASES: dict[str, Callable[[Context, Outcome], None]] = {
     "pickle_payload": every_prediction_fails("unsupported value of type"),
     "search_heldout": check_heldout,
     "steal_reference": check_steal,
+    "read_descriptions": check_descriptions,
     "huge_answer": fails_with(f"answer exceeded {LIMITS.output_mb} MB", within=LIMITS.wall_seconds),
     "forge_packed_pickle": fails_with("bad answer to step_batch", within=1),
     "forge_protocol": fails_with(

@@ -11,10 +11,12 @@ from cwmb import registry
 from cwmb.evaluation import program_formats
 from cwmb.planning.base import ProgramModel
 from cwmb.planning.episodes import (
+    NOISE_STANDARD_ERRORS,
     OraclePolicy,
     ProgramPolicy,
     RandomPolicy,
     normalized_return,
+    normalizer_noise,
     planner_request,
     run_episodes,
 )
@@ -72,6 +74,29 @@ def test_normalized_return_is_undefined_not_zero():
     assert normalized_return(5.0, 0.0, 10.0) == pytest.approx(0.5)
     assert normalized_return(-200.0, -200.0, -200.0) is None
     assert normalized_return(1.0, None, 2.0) is None
+    # An oracle ahead of random by less than the noise of the two means normalizes nothing.
+    assert normalized_return(-495.0, -500.0, -492.0, noise=15.0) is None
+    assert normalized_return(-495.0, -500.0, -492.0, noise=5.0) == pytest.approx(5 / 8)
+
+
+def test_the_noise_threshold_uses_the_stored_episodes():
+    spec = registry.get("Acrobot-v1")
+    noise = normalizer_noise(spec, "default")
+    returns = spec.baselines["default"]["oracle"]["returns"]
+    expected = NOISE_STANDARD_ERRORS * np.std(returns, ddof=1) / np.sqrt(len(returns))
+    assert noise == pytest.approx(expected)  # random's returns are all -500: no spread
+
+
+@pytest.mark.parametrize("env_id", ["Taxi-v4", "CartPole-v1", "Pendulum-v1"])
+def test_an_exact_program_plans_exactly_like_the_oracle(env_id):
+    """Common random numbers: the same planner streams on both sides, so the reference program
+    in the sandbox takes the oracle's actions and earns its returns."""
+    spec = registry.get(env_id)
+    preset = get_preset("default")
+    with ProcessExecutor().open(spec.reference_source(), program_formats(spec)) as session:
+        program = run_episodes(spec, ProgramPolicy(spec, preset, session), "ref", preset, 2)
+    oracle = run_episodes(spec, OraclePolicy(spec, preset), "oracle", preset, 2)
+    assert program.returns == oracle.returns and program.lengths == oracle.lengths
 
 
 def _reference(spec):

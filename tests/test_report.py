@@ -14,7 +14,7 @@ import results_synthetic as synth
 
 from analysis import paper
 from analysis.document import build_document
-from analysis.figures import best_so_far
+from analysis.figures import best_so_far, per_env_frame
 from analysis.load import load_run
 from analysis.report import build_report
 from analysis.table import mean_std
@@ -240,6 +240,47 @@ def test_baselines_beside_the_papers(run_dir: Path) -> None:
     assert cell(table, "CartPole-v1", "Paper random") == "24.4"
     assert cell(table, "Taxi-v4†", "Paper oracle") == "-124.5"
     assert cell(table, "Pusher-v5†", "Paper GIF-MCTS (GPT-4 Turbo)") == "-63.3"
+
+
+def test_only_standard_tier_runs_are_set_beside_the_paper(tmp_path: Path) -> None:
+    runs = {
+        tier: load_run(synth.make_results(tmp_path / tier, descriptions=tier))
+        for tier in ("standard", "detailed")
+    }
+    for tier, run in runs.items():
+        compared = tier == "standard"
+        assert run.descriptions == tier and run.compares_with_paper is compared
+        assert set(run.jobs["descriptions"]) == {tier}
+        document = build_document(run, all_tables(run), [])
+        assert dict(document.facts)["Descriptions"] == tier
+        summary = summary_table(run)
+        assert any(row[0].startswith("paper ") for row in summary.rows) is compared
+        per_env = per_env_table(run, "gif-mcts")
+        assert any(column.startswith("Paper") for column in per_env.columns) is compared
+        baselines = baselines_table(run)
+        assert "Paper random" in baselines.columns  # baselines need no description
+        assert ("Paper GIF-MCTS (GPT-4 Turbo)" in baselines.columns) is compared
+        series = set(per_env_frame(run, "train_accuracy", "accuracy")["series"])
+        assert any(label.startswith("paper ") for label in series) is compared
+        assert ("paper" in [section.key for section in document.sections]) is compared
+        text = " ".join(document.sections[0].text)
+        if compared:
+            assert "Only standard-tier runs are compared with the paper" in text
+        else:
+            assert "none of the paper's numbers" in text
+            assert any("no paper numbers" in note for note in summary.notes)
+
+
+def test_a_run_from_before_tiers_is_standard_and_a_mixed_one_is_not_compared(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    old = load_run(run_dir)  # its manifest and score.json files name no tier
+    assert old.descriptions == "standard" and old.compares_with_paper
+    root = synth.make_results(tmp_path / "mixed", descriptions="standard")
+    score_path = root / "gif-mcts" / "CartPole-v1" / "seed0" / "score.json"
+    score = json.loads(score_path.read_text())
+    score_path.write_text(json.dumps(score | {"descriptions": "detailed"}))
+    assert not load_run(root).compares_with_paper
 
 
 def test_paper_env_names_are_mapped() -> None:

@@ -1,7 +1,9 @@
-"""What a bench runs: the matrix, the model, the budget, the planner preset, and its run id.
+"""What a bench runs: the matrix, the model, the budget, the planner preset, the description tier,
+and its run id.
 
 The run id is derived from the settings, so running the same command again resumes the same
-results folder; pass `--run-id` to choose another."""
+results folder; pass `--run-id` to choose another. The standard description tier adds nothing to
+it (run ids from before there were tiers stay valid); the detailed tier adds `-detailed`."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from typing import Any
 
 from cwmb import registry
 from cwmb.errors import CwmbError
-from cwmb.runner import known_methods, load_runner
+from cwmb.registry import DEFAULT_DESCRIPTION_TIER
+from cwmb.runner import check_method, known_methods
 
 # Environments of `QUICK=1`: two cheap discrete ones and the cheapest continuous one.
 QUICK_ENVS = ["CliffWalking-v1", "CartPole-v1", "Pendulum-v1"]
@@ -37,6 +40,7 @@ class BenchConfig:
     cache: str
     jobs: int
     quick: bool
+    descriptions: str = DEFAULT_DESCRIPTION_TIER
     planning_limit_s: float = 900.0  # wall clock for planning with one program
     retry_failed: bool = False
     notes: list[str] = field(default_factory=list)
@@ -49,6 +53,8 @@ class BenchConfig:
         data = asdict(self)
         for key in ("isolation", "cache", "jobs", "retry_failed", "notes", "planning_limit_s"):
             data.pop(key)
+        if self.descriptions == DEFAULT_DESCRIPTION_TIER:
+            data.pop("descriptions")
         return data
 
     def run_id(self) -> str:
@@ -57,7 +63,8 @@ class BenchConfig:
         ]
         method = self.methods[0] if len(self.methods) == 1 else f"{len(self.methods)}methods"
         model = re.sub(r"[^A-Za-z0-9.]+", "-", self.model.split("/", 1)[-1])
-        return f"{method}-{model}-b{self.budget}{'-quick' if self.quick else ''}-{digest}"
+        tier = "" if self.descriptions == DEFAULT_DESCRIPTION_TIER else f"-{self.descriptions}"
+        return f"{method}-{model}-b{self.budget}{'-quick' if self.quick else ''}{tier}-{digest}"
 
 
 def resolve_envs(names: list[str] | None, quick: bool) -> list[str]:
@@ -73,7 +80,7 @@ def resolve_envs(names: list[str] | None, quick: bool) -> list[str]:
 
 def resolve_methods(names: list[str]) -> list[str]:
     for name in names:
-        load_runner(name)  # raises a CwmbError listing the known methods
+        check_method(name)  # a CwmbError listing the known methods; imports nothing
     if not names:
         raise CwmbError(f"give a method: one of {', '.join(known_methods())}")
     return names

@@ -2,7 +2,8 @@
 `--jobs`), finalize each job on the host, and keep manifest.json and summary.csv current.
 
 Resume: finished jobs (score.json present) are skipped; anything else is cleared and redone from
-scratch; LLM calls a redone job already made come back from the cache."""
+scratch; LLM calls a redone job already made come back from the cache. A folder is never resumed
+with another description tier than the one it was started with."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ from cwmb.bench.finalize import Finalized, finalize
 from cwmb.bench.launch import JobLauncher, JobSpec, get_launcher
 from cwmb.bench.results import RunFolder, write_json
 from cwmb.collect import versions
+from cwmb.dataset import sha256_file
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.gateway import Gateway
 from cwmb.llm.models import select_model
 from cwmb.planning.presets import get_preset
+from cwmb.runner import methods_dir
 from cwmb.sandbox.base import Executor
 from cwmb.sandbox.select import get_executor
 from cwmb.trace import json_ready
@@ -102,11 +105,30 @@ def write_manifest(
             "methods": config.methods,
             "envs": config.envs,
             "quick": config.quick,
+            "descriptions": config.descriptions,
             "cache_mode": config.cache,
             "notes": config.notes,
         }
     )
     write_json(folder.manifest_path, manifest)
+
+
+def check_same_tier(folder: RunFolder, config: BenchConfig) -> None:
+    """Refuse to resume a folder started with another description tier (runs from before tiers
+    existed used the standard one)."""
+    if not folder.manifest_path.is_file():
+        return
+    try:
+        started = json.loads(folder.manifest_path.read_text()).get(
+            "descriptions", registry.DEFAULT_DESCRIPTION_TIER
+        )
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CwmbError(f"cannot read {folder.manifest_path}: {exc}") from exc
+    if started != config.descriptions:
+        raise CwmbError(
+            f"{folder.root} holds a run with {started} descriptions; it cannot be resumed with "
+            f"--descriptions {config.descriptions} (choose another --run-id)"
+        )
 
 
 class Bench:
@@ -125,6 +147,7 @@ class Bench:
 
     def run(self) -> RunFolder:
         config = self.config
+        check_same_tier(self.folder, config)
         self.folder.root.mkdir(parents=True, exist_ok=True)
         launcher = get_launcher(config.isolation)
         executor = get_executor(config.isolation, quiet=True)
@@ -138,7 +161,8 @@ class Bench:
         total = len(config.matrix())
         print(
             f"cwmb bench: run {self.folder.root} — {total - len(todo)} of {total} jobs already done, "
-            f"{len(todo)} to run (model {config.model}, budget {config.budget}, preset {config.preset})",
+            f"{len(todo)} to run (model {config.model}, budget {config.budget}, preset {config.preset}, "
+            f"{config.descriptions} descriptions)",
             file=sys.stderr,
         )
         if todo:
@@ -172,6 +196,7 @@ class Bench:
     ) -> None:
         method, env_id, seed = job
         spec = registry.get(env_id)
+        description_path = spec.description_file(self.config.descriptions)
         out_dir = self.folder.prepare_job(method, env_id, seed)
         job_id = f"{method}/{env_id}/seed{seed}"
         token = gateway.add_job(job_id, self.config.budget)
@@ -192,11 +217,14 @@ class Bench:
                     budget=self.config.budget,
                     out_dir=out_dir,
                     train_path=spec.split_path("train"),
+                    descriptions=self.config.descriptions,
+                    description_path=description_path,
                     job_env=lambda socket: gateway.job_environment(
                         token, socket_path_in_job=socket
                     ),
                     socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
                     timeout_s=JOB_TIMEOUT_S,
+                    methods_dir=methods_dir(),
                 )
             )
         job_s = time.perf_counter() - started
@@ -229,6 +257,8 @@ class Bench:
             "env": env_id,
             "kind": spec.kind,
             "seed": seed,
+            "descriptions": self.config.descriptions,
+            "description_sha256": sha256_file(description_path),
             "status": "ok"
             if launched.exit_code == 0 and job_info.get("status") == "ok" and result.splits
             else "failed",

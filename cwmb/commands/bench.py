@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cwmb.bench.config import BenchConfig, default_budget, resolve_envs, resolve_methods
 from cwmb.bench.run import Bench
+from cwmb.commands._common import add_descriptions_option
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode
 from cwmb.llm.models import select_model
@@ -53,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         cache=args.cache,
         jobs=args.jobs,
         quick=args.quick,
+        descriptions=args.descriptions,
         retry_failed=args.retry_failed,
         planning_limit_s=args.planning_timeout,
         notes=notes,
@@ -85,6 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="LLM calls per job (default: 50, or 3 with the embedded model, 2 with --quick)",
     )
     add_model_options(parser)
+    add_descriptions_option(parser)
     add_cache_option(parser)
     parser.add_argument(
         "--isolation",

@@ -4,8 +4,8 @@ The container talks to the host over `docker run -i` stdin/stdout (the same prot
 backend; the program travels in the load request). A program's container has every package folder
 of the image covered by an empty read-only mount and runs the base interpreter on the standard
 library plus the image's program library (numpy and the worker: see `program_view.py`); a trusted
-reference's container sees the whole image, the shipped references blanked. It has no network, a read-only root with a small /tmp, memory, process and
-CPU limits, no capabilities, no-new-privileges, and runs as the image's unprivileged user. It is
+reference's container sees the whole image, the shipped references, masks and descriptions
+blanked. It has no network, a read-only root with a small /tmp, memory, process and CPU limits, no capabilities, no-new-privileges, and runs as the image's unprivileged user. It is
 started with `--rm` and killed at close, so no container outlives its session."""
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def image_layout(image_id: str) -> dict[str, Any]:
 
 
 def hidden_files(image_id: str) -> tuple[str, ...]:
-    """Paths of the reference programs and masks inside the image."""
+    """Paths inside the image of the environment files no sandbox may read (`HIDDEN_ENV_FILES`)."""
     return tuple(image_layout(image_id)["hidden"])
 
 

@@ -10,8 +10,7 @@ Two profiles, chosen by the host from what it runs, never by the program:
   `cwmb.envs.mujoco_common`: the whole Python installation.
 
 `python -m cwmb.sandbox.program_view DEST` assembles the program profile's library folder (the
-module copy and numpy) in DEST; the project image is built with one. Standard library only: the
-fork server imports this."""
+module copy and numpy) in DEST; the project image is built with one."""
 
 from __future__ import annotations
 
@@ -22,6 +21,8 @@ import shutil
 import sys
 import sysconfig
 from pathlib import Path
+
+from cwmb.sandbox.base import HIDDEN_ENV_FILES
 
 PROFILES = ("program", "reference")
 IMAGE_LIBRARY = "/opt/cwmb-program"  # the program profile's library folder in the project image
@@ -101,10 +102,10 @@ def assemble(target: str) -> None:
         shutil.copytree(tree, os.path.join(target, os.path.basename(tree)), symlinks=True)
 
 
-def reference_files() -> list[str]:
-    """The reference programs and scoring masks shipped in the package (the answer key)."""
+def hidden_env_files() -> list[str]:
+    """The files of the environment packages that no sandbox may read (`HIDDEN_ENV_FILES`)."""
     envs = package_dir() / "envs"
-    return sorted(str(p) for pattern in ("*/reference.py", "*/mask.py") for p in envs.glob(pattern))
+    return sorted(str(p) for pattern in HIDDEN_ENV_FILES for p in envs.glob(pattern))
 
 
 def outermost(paths: list[str]) -> list[str]:
@@ -123,12 +124,12 @@ def inside(path: str, parent: str) -> bool:
 def image_layout() -> dict[str, object]:
     """What the docker backend needs to know of an image (asked once per image): the base
     interpreter, the program library, the folders to cover for programs (the virtual
-    environment included) and the files to blank for references."""
+    environment included) and the files to blank for references (`HIDDEN_ENV_FILES`)."""
     return {
         "python": os.path.realpath(getattr(sys, "_base_executable", sys.executable)),
         "library": IMAGE_LIBRARY if os.path.isdir(os.path.join(IMAGE_LIBRARY, "cwmb")) else None,
         "masked": outermost([*package_folders(), os.path.realpath(sys.prefix)]),
-        "hidden": reference_files(),
+        "hidden": hidden_env_files(),
     }
 
 

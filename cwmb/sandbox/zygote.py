@@ -98,14 +98,14 @@ def _trees(paths: list[str]) -> tuple[list[str], list[str]]:
 def reference_view() -> confine.View:
     """Trusted reference programs: the system libraries, the Python installation, its
     site-packages and the cwmb package itself. Not the project folder (trajectories/,
-    results/), not any home directory, and the other references and masks blanked."""
+    results/), not any home directory; the references, masks and descriptions blanked."""
     package = str(program_view.package_dir())
     wanted = [*SYSTEM_TREES, sys.base_prefix, sys.prefix, package]
     for entry in sys.path:
         if entry and os.path.isdir(entry) and not os.path.isdir(os.path.join(entry, "cwmb")):
             wanted.append(entry)
     trees, links = _trees(wanted)
-    return confine.View(tuple(trees), tuple(links), hidden=tuple(program_view.reference_files()))
+    return confine.View(tuple(trees), tuple(links), hidden=tuple(program_view.hidden_env_files()))
 
 
 def program_view_of(library: str) -> confine.View:
