@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -281,7 +282,13 @@ class DockerWorker(PopenWorker):
         return -(code - 128) if 128 < code <= 128 + 64 else code
 
 
-def _remove(name: str) -> None:
-    """Kill and remove a sandbox container (it may already be gone)."""
+def _remove(name: str, wait_s: float = 30.0) -> None:
+    """Kill and remove a sandbox container (it may already be gone), and wait until it is: when
+    the engine is already removing it (`--rm`), `docker rm` returns before the removal ends."""
     with contextlib.suppress(SandboxError, OSError, subprocess.TimeoutExpired):
         _run(["rm", "--force", name], timeout=60)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if _run(["container", "inspect", "--format", "{{.Id}}", name]).returncode != 0:
+                return
+            time.sleep(0.1)
