@@ -380,7 +380,16 @@ def tree_figure(run: Run, out_dir: Path) -> SavedFigure | None:
 def all_figures(run: Run, out_dir: Path) -> list[SavedFigure]:
     """Every figure the run's data allows, in reading order."""
     made = [
-        per_env_figure(run, out_dir, "train_accuracy", "accuracy", "accuracy_per_env", "Accuracy"),
+        per_env_figure(run, out_dir, "train_accuracy", None, "accuracy_per_env", "Accuracy"),
+        # The paper's accuracy is the authors' metric: its bars stand beside paper mode.
+        per_env_figure(
+            run,
+            out_dir,
+            "train_paper_accuracy",
+            "accuracy",
+            "paper_mode_accuracy_per_env",
+            "Paper-mode accuracy",
+        ),
         per_env_figure(
             run, out_dir, "normalized_return", "R", "return_per_env", "Normalized return"
         ),

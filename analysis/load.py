@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cwmb.bench.results import SUMMARY_COLUMNS
+from cwmb.bench.results import SUMMARY_COLUMNS, split_columns
 from cwmb.errors import CwmbError
 from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 
@@ -227,12 +227,7 @@ def score_row(score: dict[str, Any]) -> dict[str, Any]:
         "oracle_return": planning.get("oracle"),
         "preset": planning.get("preset"),
     }
-    for split in ("train", "heldout"):
-        values = splits.get(split) or {}
-        row[f"{split}_accuracy"] = values.get("accuracy")
-        row[f"{split}_solved"] = values.get("solved")
-        for part in ("state", "reward", "done"):
-            row[f"{split}_{part}_accuracy"] = values.get(f"{part}_accuracy")
+    row.update(split_columns(splits))
     for name in ("job_s", "llm_s", "scoring_s", "planning_s"):
         row[name] = timings.get(name)
     return row

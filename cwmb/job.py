@@ -208,6 +208,7 @@ def run_job(
         "llm_calls": task.llm.calls,
         "budget_exhausted": config.budget > 0 and task.llm.left == 0,
         "train_accuracy": None if evaluation is None else evaluation.accuracy,
+        "train_paper_accuracy": None if evaluation is None else evaluation.paper_accuracy,
         "train_solved": None if evaluation is None else evaluation.solved,
         "descriptions": config.descriptions,
         "description_sha256": sha256_file(description_path),

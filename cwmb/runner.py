@@ -67,6 +67,8 @@ class Evaluation:
     n_errors: int  # transitions on which the program raised (all of them if it failed to load)
     error: str | None  # the first error with its traceback, None if the program never raised
     first_mismatch: dict[str, Any] | None  # input, expected and predicted of the first mistake
+    # The authors' metric on the same split (cwmb.paper_metric); None where it was not computed.
+    paper_accuracy: float | None = None
 
     @property
     def buggy(self) -> bool:
@@ -85,12 +87,14 @@ class Evaluation:
             n_errors=split.n_errors,
             error=split.error,
             first_mismatch=split.first_mismatch,
+            paper_accuracy=split.paper_accuracy,
         )
 
     def summary(self) -> dict[str, Any]:
         """The numbers, without the (possibly long) mismatch and traceback."""
         return {
             "accuracy": self.accuracy,
+            "paper_accuracy": self.paper_accuracy,
             "state_accuracy": self.state_accuracy,
             "reward_accuracy": self.reward_accuracy,
             "done_accuracy": self.done_accuracy,
