@@ -125,6 +125,17 @@ def test_simulator_import_works_only_where_the_simulator_is_mounted(executor: Ex
         executor.open(source, program_formats(spec), LIMITS, "program")
 
 
+@pytest.mark.parametrize("name", ["read_simulator_files", "ctypes_libmujoco"])
+def test_file_attacks_find_the_simulator_where_it_is_mounted(executor: Executor, name: str) -> None:
+    """The searches of the hostile suite are good enough to find Gymnasium's and MuJoCo's files
+    when they are there, so their coming back empty in a program's sandbox means something."""
+    spec = registry.get("CartPole-v1")
+    source = (HOSTILE / f"{name}.py").read_text()
+    with executor.open(source, program_formats(spec), LIMITS, "reference") as session:
+        got, found = session.step_batch([[0.0] * 4], [0])[0]["next_state"][:2]
+    assert got > 0 and found > 0
+
+
 # -- a checkout under /tmp ----------------------------------------------------------------------
 def _clone_under_tmp() -> Path:
     """A clone of this checkout's HEAD in a fresh folder under /tmp, with a virtual environment

@@ -8,18 +8,18 @@ import sys
 
 import numpy
 
-ROOTS = {os.path.dirname(os.path.dirname(numpy.__file__)), sys.prefix, sys.base_prefix, "/opt", "/root",
-         "/work", "/home", "/usr/lib/python3", "/usr/local/lib", "/tmp"}
-ROOTS.update(glob.glob("/usr/lib/python3*"))
-ROOTS.update(os.path.dirname(p) for p in sys.path if p)
+# The likeliest places first; every root gets its own share of the search.
+ROOTS = [os.path.dirname(os.path.dirname(numpy.__file__))]
+ROOTS += [p for p in sys.path if p] + [sys.prefix, sys.base_prefix, "/opt", "/root", "/work", "/home"]
+ROOTS += ["/usr/lib/python3", "/usr/local/lib", "/tmp"] + glob.glob("/usr/lib/python3*")
 WANTED = ("gymnasium", "mujoco", "true_env", "cartpole", "reacher")
 READ = 0
 SEARCHED = 0
-for root in sorted(ROOTS):
-    for folder, subfolders, files in os.walk(root):
+for root in dict.fromkeys(ROOTS):
+    for count, (folder, subfolders, files) in enumerate(os.walk(root)):
         SEARCHED += 1
         subfolders[:] = [d for d in subfolders if d not in ("numpy", "numpy.libs", "proc", "sys")]
-        if SEARCHED > 20000:
+        if count > 3000:
             break
         for name in files:
             path = os.path.join(folder, name)
