@@ -328,7 +328,8 @@ def read_trace_events(
     """The evaluation and tree-node events of one trace file.
 
     Each evaluation gets the number of LLM calls made before it (its own `llm_calls` field if the
-    trace has one, else the count of preceding "llm" records) and the best accuracy so far. Node
+    trace has one, else the count of preceding "llm" records) and the best accuracy so far (a
+    program that raised counting as 0, as the methods rank programs). Node
     records come from "node" events, or from the final "tree" record if there are none. Lines that
     are not JSON are skipped with one warning per file (naming the file as `label`)."""
     label = label or path
@@ -365,15 +366,17 @@ def read_trace_events(
             elif event == "evaluation":
                 accuracy = _number(record.get("accuracy"))
                 spent = _number(record.get("llm_calls"))
+                buggy = bool(record.get("n_errors")) or bool(record.get("error"))
                 if accuracy is not None:
-                    best = max(best, accuracy)
+                    # As the methods choose their best program: one that raised counts as 0.
+                    best = max(best, 0.0 if buggy else accuracy)
                 evaluations.append(
                     {
                         "index": len(evaluations),
                         "llm_calls": int(spent) if spent is not None else calls,
                         "accuracy": accuracy,
                         "best_accuracy": best if best > float("-inf") else None,
-                        "buggy": bool(record.get("n_errors")) or bool(record.get("error")),
+                        "buggy": buggy,
                     }
                 )
             elif event == "node":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 
 from cwmb.dataset import Transitions, load_split
 from cwmb.formats import to_plain
+from cwmb.formatting import format_program
 from cwmb.registry import EnvSpec
 from cwmb.sandbox.base import Executor, Limits, ProgramFormats, SandboxError, Session
 from cwmb.scoring import Prediction, SplitScore, failed, score
@@ -17,15 +19,25 @@ def program_formats(spec: EnvSpec) -> ProgramFormats:
     return ProgramFormats(observation=spec.observation.to_dict(), action=spec.action.to_dict())
 
 
+@functools.lru_cache(maxsize=64)
+def _trusted_texts(reference: str) -> frozenset[str]:
+    """A reference program as shipped and as the runner formats candidates (autopep8): the same
+    trusted code, whichever of the two a method hands back."""
+    return frozenset({reference, format_program(reference)})
+
+
 def sandbox_profile(spec: EnvSpec, source: str) -> str:
     """The host's choice of sandbox profile: "reference" (MuJoCo and the project's environment
-    helpers) only for the environment's own reference program, byte for byte, whoever hands it
-    over (trusted code stays trusted); "program" (standard library and numpy) for anything else."""
+    helpers) only for the environment's own reference program, byte for byte (as shipped or as
+    formatted for scoring), whoever hands it over (trusted code stays trusted); "program"
+    (standard library and numpy) for anything else."""
     try:
         reference = spec.reference_source()
     except OSError:  # no reference shipped here (a job's image blanks them)
         return "program"
-    return "reference" if reference.strip() and source == reference else "program"
+    if reference.strip() and source in _trusted_texts(reference):
+        return "reference"
+    return "program"
 
 
 def open_program(

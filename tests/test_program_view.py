@@ -19,6 +19,7 @@ import sandbox_backends
 from cwmb import registry
 from cwmb.dataset import load_split
 from cwmb.evaluation import open_program, predict, program_formats, sandbox_profile, score_program
+from cwmb.formatting import format_program
 from cwmb.sandbox.base import Executor, Limits, SandboxError
 from cwmb.sandbox.process import ProcessExecutor
 from cwmb.sandbox.program_view import PROGRAM_MODULES
@@ -102,6 +103,8 @@ def test_the_host_chooses_the_profile_from_what_it_runs(tmp_path: Path) -> None:
     spec = registry.get("Reacher-v4")
     reference = spec.reference_source()
     assert sandbox_profile(spec, reference) == "reference"
+    formatted = format_program(reference)  # what the runner scores and keeps
+    assert formatted != reference and sandbox_profile(spec, formatted) == "reference"
     assert sandbox_profile(spec, reference + "\n") == "program"
     assert sandbox_profile(spec, "") == "program"
     assert sandbox_profile(registry.get("CartPole-v1"), reference) == "program"

@@ -15,7 +15,7 @@ import results_synthetic as synth
 from analysis import paper
 from analysis.document import build_document
 from analysis.figures import best_so_far, per_env_frame
-from analysis.load import load_run
+from analysis.load import load_run, read_trace_events
 from analysis.report import build_report
 from analysis.table import mean_std
 from analysis.tables import (
@@ -66,6 +66,19 @@ def test_load_reads_every_job_with_its_status(run_dir: Path) -> None:
     assert ok["train_accuracy"].notna().all()
     assert set(run.jobs["kind"]) == {"discrete", "continuous"}
     assert run.preset == synth.PRESET
+
+
+def test_best_so_far_counts_a_raising_program_as_zero(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.jsonl"
+    records = [
+        {"event": "evaluation", "accuracy": 0.5, "n_errors": 0, "error": None},
+        {"event": "evaluation", "accuracy": 0.9, "n_errors": 3, "error": "Traceback"},
+        {"event": "evaluation", "accuracy": 0.6, "n_errors": 0, "error": None},
+    ]
+    trace.write_text("".join(json.dumps(r) + "\n" for r in records))
+    evaluations, _ = read_trace_events(trace, [])
+    assert [e["best_accuracy"] for e in evaluations] == [0.5, 0.5, 0.6]
+    assert [e["buggy"] for e in evaluations] == [False, True, False]
 
 
 def test_load_takes_evaluations_and_calls_from_the_traces(run_dir: Path) -> None:
@@ -443,7 +456,7 @@ def test_real_gif_mcts_trace(scripted_llm, tmp_path: Path) -> None:
     assert run.nodes["buggy"].tolist() == [n.buggy for n in expanded]
     # One evaluation per expansion, each after its own LLM call.
     assert run.evaluations["llm_calls"].tolist() == list(range(1, 9))
-    assert run.evaluations["accuracy"].tolist() == [n.accuracy_raw() for n in expanded]
+    assert run.evaluations["accuracy"].tolist() == [n.evaluation.accuracy for n in expanded]
 
 
 def test_a_run_where_no_program_could_be_planned_with_still_reports(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from cwmb import registry
 from cwmb.errors import CwmbError
+from cwmb.llm.client import Sampling
 from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 from cwmb.runner import check_method, known_methods
 
@@ -44,6 +45,7 @@ class BenchConfig:
     planning_limit_s: float = 900.0  # wall clock for planning with one program
     retry_failed: bool = False
     notes: list[str] = field(default_factory=list)
+    sampling: Sampling = field(default_factory=Sampling)
 
     def matrix(self) -> list[tuple[str, str, int]]:
         return [(m, e, s) for m in self.methods for e in self.envs for s in range(self.seeds)]
@@ -55,6 +57,9 @@ class BenchConfig:
             data.pop(key)
         if self.descriptions == DEFAULT_DESCRIPTION_TIER:
             data.pop("descriptions")
+        if self.sampling == Sampling():
+            # The paper's sampling, which runs made before the flags existed used: their ids stay.
+            data.pop("sampling")
         return data
 
     def run_id(self) -> str:

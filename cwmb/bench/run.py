@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,7 @@ def write_manifest(
             "isolation": {"jobs": launcher.name, "final_scoring": executor.name},
             "model": config.model,
             "model_base_url": config.model_base_url,
+            "sampling": asdict(config.sampling),
             "preset": get_preset(config.preset).to_dict(),
             "planning_episodes": config.episodes,
             "seeds": list(range(config.seeds)),
@@ -168,7 +170,12 @@ class Bench:
         if todo:
             spec = select_model(config.model, config.model_base_url)
             cache = LlmCache(mode=CacheMode.parse(config.cache))
-            with Gateway(spec, cache=cache, log_path=self.folder.root / "gateway.jsonl") as gateway:
+            with Gateway(
+                spec,
+                cache=cache,
+                log_path=self.folder.root / "gateway.jsonl",
+                sampling=config.sampling,
+            ) as gateway:
                 if gateway.socket_path is not None:
                     gateway.socket_path.parent.chmod(0o755)  # reachable from job containers
                 bar = tqdm(
