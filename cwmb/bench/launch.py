@@ -2,8 +2,8 @@
 process.
 
 A job gets exactly these things from the host (`job_mounts`): the train split and the description
-of the run's tier (both read-only), its output folder, the folder holding the LLM gateway's Unix socket (read-only: connecting needs no
-write access) and the methods folder (read-only); its environment holds only the gateway address,
+of the run's tier (both read-only), its output folder, the folder holding its own LLM gateway socket (read-only: connecting needs
+no write access, replacing the socket would) and the methods folder (read-only); its environment holds only the gateway address,
 its token and the model id. No network, read-only root, no capabilities, an unprivileged user,
 memory/process limits. What the installation holds beyond that (reference programs and masks in
 any form, the simulators, the datasets: `cwmb.sandbox.job_view`) is blanked, unless the method
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cwmb.errors import CwmbError
+from cwmb.llm.job_server import SOCKET_NAME
 from cwmb.runner import METHODS_PATH_VARIABLE
 from cwmb.sandbox import docker_backend, job_confine, job_view
 from cwmb.sandbox.confine import UID_SPAN
@@ -89,7 +90,7 @@ def job_mounts(job: JobSpec) -> list[Mount]:
 
 def job_environment(job: JobSpec) -> dict[str, str]:
     """The job's environment, with the gateway and the methods folder where the job sees them."""
-    socket = f"{JOB_SOCKET_DIR}/llm.sock" if job.socket_dir is not None else None
+    socket = f"{JOB_SOCKET_DIR}/{SOCKET_NAME}" if job.socket_dir is not None else None
     env = job.job_env(socket)
     if job.methods_dir is not None:
         env[METHODS_PATH_VARIABLE] = JOB_METHODS_DIR
