@@ -26,6 +26,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -180,6 +181,11 @@ def _become_job(box: JobBox, applied: confine.Applied, report: int) -> None:
     confine.drop_identity(box.uid, applied)
     if "filesystem" in applied.features:
         os.chdir("/tmp")
+    _report_and_exec(box, applied, report)
+
+
+def _report_and_exec(box: JobBox, applied: confine.Applied, report: int) -> None:
+    """Tell the launcher what took effect, then become the job (unless that falls short)."""
     os.write(report, (json.dumps(applied.to_dict()) + "\n").encode())
     os.close(report)
     missing = sorted(set(box.require) - applied.features)
@@ -187,6 +193,17 @@ def _become_job(box: JobBox, applied: confine.Applied, report: int) -> None:
         print(f"cwmb: the job was not started: no {', '.join(missing)}", file=sys.stderr)
         os._exit(126)
     os.execve(box.command[0], box.command, dict(os.environ))
+
+
+def _fork_into(child: Callable[[], None]) -> int:
+    """Fork; the child runs `child` and never returns (127 if it does not exec or exit)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            child()
+        finally:
+            os._exit(127)
+    return pid
 
 
 def _init(box: JobBox, root: str, applied: confine.Applied, report: int) -> None:
@@ -202,12 +219,7 @@ def _init(box: JobBox, root: str, applied: confine.Applied, report: int) -> None
     if "ipc" in applied.features:
         with contextlib.suppress(OSError):
             socket.sethostname("job")
-    job = os.fork()
-    if job == 0:
-        try:
-            _become_job(box, applied, report)
-        finally:
-            os._exit(127)
+    job = _fork_into(lambda: _become_job(box, applied, report))
     os.close(report)
     os._exit(_wait_for(job))
 
@@ -231,19 +243,12 @@ def main(argv: list[str]) -> int:
     applied = confine.Applied()
     if sys.platform != "linux":  # no namespaces to enter: a plain process, and the report says so
         applied.problems.append(f"namespaces: not available on {sys.platform}")
-        os.write(report, (json.dumps(applied.to_dict()) + "\n").encode())
-        os.close(report)
-        os.execve(box.command[0], box.command, dict(os.environ))
+        _report_and_exec(box, applied, report)
     try:
         confine.enter_namespaces(applied)
     except OSError as exc:
         applied.problems.append(f"namespaces: {exc}")
-    init = os.fork()
-    if init == 0:
-        try:
-            _init(box, box.root, applied, report)
-        finally:
-            os._exit(127)
+    init = _fork_into(lambda: _init(box, box.root, applied, report))
     os.close(report)
     return _wait_for(init)
 
