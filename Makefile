@@ -59,7 +59,8 @@ bench: setup-local image-if-docker
 	$(RUN) cwmb bench --method $(METHOD) --seeds $(SEEDS) --jobs $(JOBS) --out $(OUT) \
 		$(if $(ENVS),--envs $(ENVS)) $(if $(BUDGET),--budget $(BUDGET)) \
 		$(if $(MODEL),--model $(MODEL)) $(if $(MODEL_BASE_URL),--model-base-url $(MODEL_BASE_URL)) \
-		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION))
+		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION)) \
+		$(if $(JOB_TIMEOUT),--job-timeout $(JOB_TIMEOUT))
 
 # The report of RUN (default: the newest run under $(OUT)).
 report: setup

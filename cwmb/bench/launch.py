@@ -15,12 +15,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
+from cwmb.bench.job_files import folder_usage
 from cwmb.errors import CwmbError
 from cwmb.runner import METHODS_PATH_VARIABLE
 from cwmb.sandbox import docker_backend
@@ -42,12 +45,14 @@ class JobSpec:
     socket_dir: Path | None
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
+    output_quota_bytes: int = 1 << 30  # the job is stopped when out_dir holds more
 
 
 @dataclass(frozen=True)
 class LaunchResult:
-    exit_code: int | None  # None: killed at the time limit
+    exit_code: int | None  # None: stopped by the host, see `stopped`
     output_tail: str
+    stopped: str | None = None  # why the host stopped the job ("time limit", "output over quota")
 
 
 class JobLauncher(Protocol):
@@ -75,14 +80,47 @@ def job_arguments(job: JobSpec, out: str, train: str) -> list[str]:
     ]
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, kill: Callable[[], None]) -> LaunchResult:
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-        return LaunchResult(proc.returncode, output.decode(errors="replace")[-4000:])
-    except subprocess.TimeoutExpired:
+OUTPUT_TAIL_BYTES = 16 << 10  # of a job's stdout and stderr, the host keeps only this much
+OUTPUT_ENTRY_LIMIT = 20_000  # files and folders a job may create in its output folder
+WATCH_INTERVAL_S = 0.5
+
+
+def _keep_tail(stream: IO[bytes], tail: bytearray) -> None:
+    """Read `stream` to its end, keeping only its last OUTPUT_TAIL_BYTES in `tail`."""
+    for chunk in iter(lambda: stream.read1(1 << 16), b""):
+        tail += chunk
+        del tail[: max(0, len(tail) - OUTPUT_TAIL_BYTES)]
+
+
+def _over_quota(job: JobSpec) -> bool:
+    used, entries = folder_usage(job.out_dir, OUTPUT_ENTRY_LIMIT)
+    return used > job.output_quota_bytes or entries > OUTPUT_ENTRY_LIMIT
+
+
+def _wait(proc: subprocess.Popen[bytes], job: JobSpec, kill: Callable[[], None]) -> LaunchResult:
+    """Wait for the job, streaming its output (only the tail is kept) and stopping it at its time
+    limit or when its output folder goes over quota (checked every WATCH_INTERVAL_S)."""
+    assert proc.stdout is not None
+    tail = bytearray()
+    reader = threading.Thread(target=_keep_tail, args=(proc.stdout, tail), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + job.timeout_s
+    stopped = None
+    while proc.poll() is None and stopped is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, min(WATCH_INTERVAL_S, deadline - time.monotonic())))
+        if proc.returncode is not None:
+            break
+        if time.monotonic() >= deadline:
+            stopped = "time limit"
+        elif _over_quota(job):
+            stopped = "output over quota"
+    if stopped is not None:
         kill()
-        output, _ = proc.communicate()
-        return LaunchResult(None, output.decode(errors="replace")[-4000:])
+        proc.wait()
+    reader.join(timeout=10)  # a process that escaped the kill may hold the pipe open
+    text = bytes(tail).decode(errors="replace")[-4000:]
+    return LaunchResult(None if stopped else proc.returncode, text, stopped)
 
 
 def hide_host_process() -> None:
@@ -132,7 +170,7 @@ class ProcessLauncher:
                 os.killpg(proc.pid, signal.SIGKILL)
 
         try:
-            return _wait(proc, job.timeout_s, kill)
+            return _wait(proc, job, kill)
         finally:
             kill()  # nothing a job started may outlive it
 
@@ -166,6 +204,7 @@ class DockerLauncher:
             "--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m",
             "--pids-limit", "512", "--cpus", str(self.cpus),
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--log-driver", "none",  # the host reads the output as a stream; nothing on disk
             "--user", self._user(job.out_dir), "--workdir", "/tmp",
             "--env-file", str(env_file),
             "--volume", f"{job.train_path.resolve()}:/data/train.npz:ro",
@@ -214,7 +253,7 @@ class DockerLauncher:
                 )
 
             try:
-                return _wait(proc, job.timeout_s, kill)
+                return _wait(proc, job, kill)
             finally:
                 kill()
 

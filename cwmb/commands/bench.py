@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from cwmb.bench.config import BenchConfig, default_budget, resolve_envs, resolve_methods
+from cwmb.bench.config import (
+    JOB_TIMEOUT_S,
+    BenchConfig,
+    default_budget,
+    resolve_envs,
+    resolve_methods,
+)
 from cwmb.bench.run import Bench
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode
@@ -27,6 +33,10 @@ def run(args: argparse.Namespace) -> int:
     budget = args.budget if args.budget is not None else default_budget(model.id, args.quick)
     if budget < 1:
         raise CwmbError("--budget must be at least 1")
+    if not args.job_timeout > 0:
+        raise CwmbError(
+            f"--job-timeout must be a positive number of seconds, got {args.job_timeout}"
+        )
     notes = []
     if model.is_local:
         notes.append(
@@ -55,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         quick=args.quick,
         retry_failed=args.retry_failed,
         planning_limit_s=args.planning_timeout,
+        job_timeout_s=args.job_timeout,
         notes=notes,
     )
     folder = Bench(config, args.out, args.run_id).run()
@@ -117,6 +128,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=900.0,
         metavar="S",
         help="wall-clock seconds for planning with one program (slower: no return, N/A)",
+    )
+    parser.add_argument(
+        "--job-timeout",
+        type=float,
+        default=JOB_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"wall-clock seconds for one job's search (default {JOB_TIMEOUT_S}); a job still "
+        "running then is stopped and fails",
     )
     parser.add_argument("--retry-failed", action="store_true", help="rerun jobs that failed")
     parser.add_argument("--no-report", action="store_true", help="skip building the report")
