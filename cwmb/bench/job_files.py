@@ -162,7 +162,7 @@ class JobOutputs:
     """What the host kept of a job's outputs."""
 
     program: str = ""
-    info: dict[str, Any] | None = None
+    info: dict[str, Any] | None = None  # job.json's checked fields (None: none was written)
     problems: list[str] = field(default_factory=list)  # each makes the job fail
     notes: list[str] = field(default_factory=list)  # recorded, the job still counts
 
@@ -182,9 +182,7 @@ def collect_outputs(scratch: Path, published: Path, method: str, env: str, seed:
         outputs.problems.append(f"{exc}; the program was not scored")
     try:
         with open_regular(scratch, "job.json") as fd:
-            if fd is None:
-                outputs.problems.append("the job wrote no job.json")
-            else:
+            if fd is not None:
                 data, too_big = read_capped(fd, JOB_INFO_CAP)
                 if too_big:
                     raise JobFileError(f"job.json is larger than {JOB_INFO_CAP} bytes")

@@ -285,4 +285,6 @@ class Bench:
         if launched.exit_code != 0:
             tail = launched.output_tail.strip()[-1500:]
             return f"the job exited with status {launched.exit_code}: {tail}"
+        if outputs.info is None:
+            return "the job wrote no job.json"
         return None
