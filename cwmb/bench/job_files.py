@@ -86,6 +86,17 @@ def read_capped(fd: int, cap: int) -> tuple[bytes, bool]:
     return data[:cap], len(data) > cap
 
 
+def read_whole(folder: Path, name: str, cap: int) -> bytes | None:
+    """The whole regular file `folder/name` (None if absent); a JobFileError past `cap` bytes."""
+    with open_regular(folder, name) as fd:
+        if fd is None:
+            return None
+        data, too_big = read_capped(fd, cap)
+    if too_big:
+        raise JobFileError(f"{name} is larger than {cap} bytes")
+    return data
+
+
 def copy_capped(fd: int, target: Path, cap: int) -> bool:
     """Stream at most `cap` bytes of `fd` into `target` (atomically); True if it was cut short."""
     tmp = target.with_name(f".{target.name}.tmp")
@@ -171,29 +182,24 @@ def collect_outputs(scratch: Path, published: Path, method: str, env: str, seed:
     """Read the job's files in `scratch` safely and publish them in `published`."""
     outputs = JobOutputs()
     try:
-        with open_regular(scratch, "program.py") as fd:
-            if fd is not None:
-                data, too_big = read_capped(fd, PROGRAM_CAP)
-                if too_big:
-                    raise JobFileError(f"program.py is larger than {PROGRAM_CAP} bytes")
-                outputs.program = data.decode("utf-8", errors="replace")
-                atomic_write_bytes(published / "program.py", outputs.program.encode())
+        program = read_whole(scratch, "program.py", PROGRAM_CAP)
+        if program is not None:
+            outputs.program = program.decode("utf-8", errors="replace")
+            atomic_write_bytes(published / "program.py", outputs.program.encode())
     except JobFileError as exc:
         outputs.problems.append(f"{exc}; the program was not scored")
     try:
-        with open_regular(scratch, "job.json") as fd:
-            if fd is not None:
-                data, too_big = read_capped(fd, JOB_INFO_CAP)
-                if too_big:
-                    raise JobFileError(f"job.json is larger than {JOB_INFO_CAP} bytes")
-                try:
-                    parsed = json.loads(data)
-                except ValueError as exc:
-                    raise JobFileError(f"job.json is not JSON: {exc}") from None
-                outputs.info = check_job_info(parsed, method, env, seed)
-                text = json.dumps(outputs.info, indent=2, sort_keys=True, allow_nan=False)
-                atomic_write_bytes(published / "job.json", (text + "\n").encode())
+        data = read_whole(scratch, "job.json", JOB_INFO_CAP)
+        if data is not None:
+            try:
+                parsed = json.loads(data)
+            except ValueError as exc:
+                raise JobFileError(f"job.json is not JSON: {exc}") from None
+            outputs.info = check_job_info(parsed, method, env, seed)
+            text = json.dumps(outputs.info, indent=2, sort_keys=True, allow_nan=False)
+            atomic_write_bytes(published / "job.json", (text + "\n").encode())
     except (JobFileError, ValueError) as exc:  # ValueError: NaN in a number field
+        outputs.info = None
         outputs.problems.append(f"invalid job output: {exc}")
     for name, cap in (("trace.jsonl", TRACE_CAP), ("log.txt", LOG_CAP)):
         try:

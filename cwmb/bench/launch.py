@@ -9,6 +9,7 @@ every method except `oracle`, whose whole point is to return them."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 from cwmb.bench.job_files import folder_usage
 from cwmb.errors import CwmbError
@@ -85,7 +86,7 @@ OUTPUT_ENTRY_LIMIT = 20_000  # files and folders a job may create in its output 
 WATCH_INTERVAL_S = 0.5
 
 
-def _keep_tail(stream: IO[bytes], tail: bytearray) -> None:
+def _keep_tail(stream: io.BufferedReader, tail: bytearray) -> None:
     """Read `stream` to its end, keeping only its last OUTPUT_TAIL_BYTES in `tail`."""
     for chunk in iter(lambda: stream.read1(1 << 16), b""):
         tail += chunk
