@@ -11,12 +11,18 @@ SEEDS ?= 1
 BUDGET ?=
 MODEL ?=
 MODEL_BASE_URL ?=
+DESCRIPTIONS ?=
 QUICK ?=
 OUT ?= results
 JOBS ?= 1
 PYTEST_ARGS ?=
 ISOLATION ?=
 RUN_DIR ?=
+# Sampling of every LLM call (empty: the paper's Llama 3 settings, see README).
+TEMPERATURE ?=
+TOP_P ?=
+TOP_K ?=
+MAX_TOKENS ?=
 
 .PHONY: setup setup-local test test-fast lint format perf image image-if-docker bench report verify collect baselines clean
 
@@ -60,6 +66,9 @@ bench: setup-local image-if-docker
 		$(if $(ENVS),--envs $(ENVS)) $(if $(BUDGET),--budget $(BUDGET)) \
 		$(if $(MODEL),--model $(MODEL)) $(if $(MODEL_BASE_URL),--model-base-url $(MODEL_BASE_URL)) \
 		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION)) \
+		$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) $(if $(TOP_P),--top-p $(TOP_P)) \
+		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) \
+		$(if $(DESCRIPTIONS),--descriptions $(DESCRIPTIONS)) \
 		$(if $(JOB_TIMEOUT),--job-timeout $(JOB_TIMEOUT))
 
 # The report of RUN (default: the newest run under $(OUT)).

@@ -23,7 +23,9 @@ HOW_TO_READ = (
     "split it never saw. R, the normalized return, is (R_cwm − R_random) / (R_oracle − R_random): "
     "0 is no better than acting at random, 1 is as good as the same planner using the true "
     "environment. Numbers beside ours marked “paper” are the seed paper's published results: same "
-    "environments and metrics, but the paper's LLM, budget and planner settings."
+    "environments, but the paper's LLM, budget and planner settings. The paper's accuracy is the "
+    "authors' metric, so it stands beside our paper-mode accuracy, that same metric computed on "
+    "this run's programs (see the notes under the summary table for how the two metrics differ)."
 )
 
 
@@ -58,6 +60,7 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Seeds", _text(m.get("seeds"), ", ".join(str(s) for s in sorted(jobs["seed"].unique())))),
         ("LLM budget per job", _text(m.get("budget"))),
         ("Planner preset", _preset_text(run)),
+        ("Descriptions", run.descriptions),
         ("Jobs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))),
         ("Isolation", _text(m.get("isolation"))),
         ("LLM cache", _text(m.get("cache_mode"))),
@@ -107,6 +110,19 @@ def _text(value: Any, default: str = "–") -> str:
     return str(value)
 
 
+def tier_text(run: Run) -> str:
+    if run.compares_with_paper:
+        return (
+            "Methods got the standard descriptions: what each environment's Gymnasium docstring "
+            "says, as in the paper's prompts. Only standard-tier runs are compared with the paper."
+        )
+    return (
+        f"Methods got the {run.descriptions} descriptions, which add the simulator's equations, "
+        "constants and model parameters: an easier task than the paper's, so this report sets "
+        "none of the paper's numbers beside it."
+    )
+
+
 def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) -> Document:
     """Arrange tables (by key) and figures into the report's sections."""
     by_key: dict[str, Table | SavedFigure] = {t.key: t for t in tables}
@@ -119,12 +135,17 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
 
     per_env = [t for t in tables if t.key.startswith("per_env_")]
     sections = [
-        Section("summary", "Summary", [HOW_TO_READ], pick("summary")),
+        Section("summary", "Summary", [HOW_TO_READ, tier_text(run)], pick("summary")),
         Section(
             "per-env-figures",
             "Per environment",
             [],
-            pick("accuracy_per_env", "return_per_env", "heldout_accuracy_per_env"),
+            pick(
+                "accuracy_per_env",
+                "paper_mode_accuracy_per_env",
+                "return_per_env",
+                "heldout_accuracy_per_env",
+            ),
         ),
         Section(
             "per-env-tables",
@@ -145,7 +166,7 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
                 "run's numbers above where method and environment match.",
                 paper.RENAME_FOOTNOTE,
             ],
-            pick("paper_table2"),
+            pick("paper_table2") if run.compares_with_paper else [],
         ),
     ]
     title = f"CWMB report: {run.run_id}"

@@ -127,12 +127,13 @@ def _legend_handles(series: list[Series]) -> list[Patch]:
 
 
 def per_env_frame(run: Run, metric: str, paper_column: str | None) -> pd.DataFrame:
-    """Long form: env, series (method or paper series), value — one row per seed."""
+    """Long form: env, series (method or paper series), value — one row per seed. The paper's
+    series only for a run the paper can be compared with (standard descriptions)."""
     jobs = run.jobs[run.jobs[metric].notna()]
     frame = pd.DataFrame(
         {"env": jobs["env"], "series": jobs["method"], "value": jobs[metric].astype(float)}
     )
-    if paper_column is None:
+    if paper_column is None or not run.compares_with_paper:
         return frame
     published = paper.per_env()
     published = published[
@@ -391,7 +392,16 @@ def tree_figure(run: Run, out_dir: Path) -> SavedFigure | None:
 def all_figures(run: Run, out_dir: Path) -> list[SavedFigure]:
     """Every figure the run's data allows, in reading order."""
     made = [
-        per_env_figure(run, out_dir, "train_accuracy", "accuracy", "accuracy_per_env", "Accuracy"),
+        per_env_figure(run, out_dir, "train_accuracy", None, "accuracy_per_env", "Accuracy"),
+        # The paper's accuracy is the authors' metric: its bars stand beside paper mode.
+        per_env_figure(
+            run,
+            out_dir,
+            "train_paper_accuracy",
+            "accuracy",
+            "paper_mode_accuracy_per_env",
+            "Paper-mode accuracy",
+        ),
         per_env_figure(
             run, out_dir, "normalized_return", "R", "return_per_env", "Normalized return"
         ),

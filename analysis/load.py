@@ -17,13 +17,14 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
-from cwmb.bench.results import SUMMARY_COLUMNS
+from cwmb.bench.results import SUMMARY_COLUMNS, split_columns
 from cwmb.errors import CwmbError
+from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 
 # Columns the loader adds to the summary's: the job's budget and planner preset.
 EXTRA_COLUMNS = ["budget", "preset"]
 JOB_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
-TEXT_COLUMNS = {"method", "env", "kind", "status", "error", "preset"}
+TEXT_COLUMNS = {"method", "env", "kind", "descriptions", "status", "error", "preset"}
 BOOL_COLUMNS = {"train_solved", "heldout_solved"}
 
 EVALUATION_COLUMNS = [
@@ -93,6 +94,17 @@ class Run:
             return str(preset)
         found = self.jobs["preset"].dropna().unique()
         return str(found[0]) if len(found) else None
+
+    @property
+    def descriptions(self) -> str:
+        """The run's description tier (runs from before tiers existed used the standard one)."""
+        return str(self.manifest.get("descriptions") or DEFAULT_DESCRIPTION_TIER)
+
+    @property
+    def compares_with_paper(self) -> bool:
+        """Only standard-tier runs are set beside the paper, whose prompts were the docstrings."""
+        tiers = set(self.jobs["descriptions"].dropna())
+        return self.descriptions == DEFAULT_DESCRIPTION_TIER and tiers <= {self.descriptions}
 
 
 def _ordered(declared: list[Any], found: pd.Series) -> list[str]:
@@ -206,6 +218,7 @@ def score_row(score: dict[str, Any]) -> dict[str, Any]:
         "env": score.get("env"),
         "kind": score.get("kind"),
         "seed": score.get("seed"),
+        "descriptions": score.get("descriptions"),
         "status": score.get("status"),
         "error": score.get("error"),
         "budget": score.get("budget"),
@@ -219,12 +232,7 @@ def score_row(score: dict[str, Any]) -> dict[str, Any]:
         "oracle_return": planning.get("oracle"),
         "preset": planning.get("preset"),
     }
-    for split in ("train", "heldout"):
-        values = splits.get(split) or {}
-        row[f"{split}_accuracy"] = values.get("accuracy")
-        row[f"{split}_solved"] = values.get("solved")
-        for part in ("state", "reward", "done"):
-            row[f"{split}_{part}_accuracy"] = values.get(f"{part}_accuracy")
+    row.update(split_columns(splits))
     for name in ("job_s", "llm_s", "scoring_s", "planning_s"):
         row[name] = timings.get(name)
     return row
@@ -282,6 +290,9 @@ def _jobs_frame(rows: list[dict[str, Any]], manifest: dict[str, Any]) -> pd.Data
     ]
     if manifest.get("budget") is not None:
         frame["budget"] = frame["budget"].where(frame["budget"].notna(), manifest["budget"])
+    frame["descriptions"] = frame["descriptions"].where(
+        frame["descriptions"].notna(), manifest.get("descriptions") or DEFAULT_DESCRIPTION_TIER
+    )
     preset = manifest.get("preset")
     if isinstance(preset, dict):  # the preset's settings, with its name
         preset = preset.get("name")
@@ -325,7 +336,8 @@ def read_trace_events(
     """The evaluation and tree-node events of one trace file.
 
     Each evaluation gets the number of LLM calls made before it (its own `llm_calls` field if the
-    trace has one, else the count of preceding "llm" records) and the best accuracy so far. Node
+    trace has one, else the count of preceding "llm" records) and the best accuracy so far (a
+    program that raised counting as 0, as the methods rank programs). Node
     records come from "node" events, or from the final "tree" record if there are none. Lines that
     are not JSON are skipped with one warning per file (naming the file as `label`)."""
     label = label or path
@@ -369,15 +381,17 @@ def read_trace_events(
             elif event == "evaluation":
                 accuracy = _number(record.get("accuracy"))
                 spent = _number(record.get("llm_calls"))
+                buggy = bool(record.get("n_errors")) or bool(record.get("error"))
                 if accuracy is not None:
-                    best = max(best, accuracy)
+                    # As the methods choose their best program: one that raised counts as 0.
+                    best = max(best, 0.0 if buggy else accuracy)
                 evaluations.append(
                     {
                         "index": len(evaluations),
                         "llm_calls": int(spent) if spent is not None else calls,
                         "accuracy": accuracy,
                         "best_accuracy": best if best > float("-inf") else None,
-                        "buggy": bool(record.get("n_errors")) or bool(record.get("error")),
+                        "buggy": buggy,
                     }
                 )
             elif event == "node":

@@ -3,10 +3,13 @@
 Command line (stable; the host-side bench launches exactly this):
 
     cwmb job --method M --env ENV --seed K --budget B --out DIR
-             [--train PATH] [--llm-url URL | --llm-socket PATH] [--llm-token TOKEN]
-             [--model PROVIDER/NAME]
+             [--train PATH] [--descriptions TIER] [--description-file PATH]
+             [--llm-url URL | --llm-socket PATH] [--llm-token TOKEN] [--model PROVIDER/NAME]
 
-A job needs only the train split (`--train`, default: the shipped file), the LLM gateway's address
+A job needs only the train split (`--train`, default: the shipped file), the description of its
+tier (`--description-file`, default: the shipped text of `--descriptions`, standard unless told;
+inside a job container the shipped texts are blanked and the host mounts the one it chose), the
+LLM gateway's address
 (`--llm-url`/`--llm-socket`, default: $CWMB_LLM_URL/$CWMB_LLM_SOCKET) with the job's token
 (`--llm-token`, default: $CWMB_LLM_TOKEN) and its output folder. It never reads the held-out
 split and never sees an API key. Candidate programs are scored in sandbox child processes.
@@ -18,7 +21,8 @@ It writes into DIR:
 - `log.txt`     — a readable log (likewise `log.txt.part` while running);
 - `job.json`    — written last: status ("ok" or "error"), error, method, env, seed, budget,
                   LLM calls used, whether the budget ran out, train accuracy of program.py when
-                  the job scored it, sha256 of program.py and of the train file, wall time.
+                  the job scored it, the description tier, sha256 of the description given, of
+                  program.py and of the train file, wall time.
 A runner that raises still leaves the best program it evaluated in `program.py`.
 Exit status: 0 when the job ran to the end (status "ok"), 1 when the runner failed, 2 for a
 usage error (bad method, environment or file), reported on one line."""
@@ -55,6 +59,8 @@ class JobConfig:
     budget: int
     out: Path
     train: Path | None = None
+    descriptions: str = registry.DEFAULT_DESCRIPTION_TIER
+    description_file: Path | None = None  # the tier's text as the host hands it
     llm_url: str | None = None
     llm_socket: str | None = None
     llm_token: str | None = None
@@ -120,6 +126,18 @@ def load_train(config: JobConfig, spec: registry.EnvSpec) -> tuple[Transitions, 
     return data, config.train
 
 
+def load_description(config: JobConfig, spec: registry.EnvSpec) -> tuple[str, Path]:
+    """The description the method gets: the file given, or the shipped text of the tier."""
+    path = config.description_file or spec.description_file(config.descriptions)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CwmbError(f"cannot read the description {path}: {exc}") from exc
+    if not text.strip():
+        raise CwmbError(f"the description {path} is empty")
+    return text, path
+
+
 def run_job(
     config: JobConfig, llm: ChatModel | None = None, echo: TextIO | None = None
 ) -> JobResult:
@@ -130,6 +148,7 @@ def run_job(
     if config.budget < 0:
         raise CwmbError(f"--budget must be >= 0, got {config.budget}")
     train, train_path = load_train(config, spec)
+    description, description_path = load_description(config, spec)
     out = config.out
     out.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_FILES:  # a rerun replaces a previous attempt's files
@@ -140,6 +159,7 @@ def run_job(
     log = JobLog(out / "log.txt.part", echo)
     task = Task(
         spec=spec,
+        description=description,
         train=train,
         llm=TaskLLM(client, config.budget, trace, seed=config.seed),
         evaluator=SandboxEvaluator(spec, train, executor),
@@ -150,10 +170,18 @@ def run_job(
     )
     log(
         f"job: method {config.method}, env {spec.id}, seed {config.seed}, budget "
-        f"{config.budget} LLM calls; train split {train_path} ({len(train)} transitions); "
-        f"candidates run in `{executor.name}` sandboxes"
+        f"{config.budget} LLM calls; {config.descriptions} description {description_path}; "
+        f"train split {train_path} ({len(train)} transitions); candidates run in "
+        f"`{executor.name}` sandboxes"
     )
-    trace.write("job", method=config.method, env=spec.id, seed=config.seed, budget=config.budget)
+    trace.write(
+        "job",
+        method=config.method,
+        env=spec.id,
+        seed=config.seed,
+        budget=config.budget,
+        descriptions=config.descriptions,
+    )
     try:
         program, error = _run_method(run, task, config.method)
     finally:
@@ -180,7 +208,10 @@ def run_job(
         "llm_calls": task.llm.calls,
         "budget_exhausted": config.budget > 0 and task.llm.left == 0,
         "train_accuracy": None if evaluation is None else evaluation.accuracy,
+        "train_paper_accuracy": None if evaluation is None else evaluation.paper_accuracy,
         "train_solved": None if evaluation is None else evaluation.solved,
+        "descriptions": config.descriptions,
+        "description_sha256": sha256_file(description_path),
         "program_sha256": hashlib.sha256(program.encode()).hexdigest(),
         "train_sha256": sha256_file(train_path),
         "isolation": executor.name,

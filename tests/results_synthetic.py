@@ -43,6 +43,7 @@ def _key(method: str, env: str, seed: int) -> int:
 def _split(accuracy: float) -> dict[str, Any]:
     return {
         "accuracy": accuracy,
+        "paper_accuracy": round(accuracy * 0.7, 4),
         "state_accuracy": accuracy,
         "reward_accuracy": min(1.0, accuracy + 0.05),
         "done_accuracy": 1.0,
@@ -157,8 +158,9 @@ def trace_lines(method: str, env: str, seed: int) -> list[str]:
     return lines
 
 
-def make_results(root: Path, summary: bool = True) -> Path:
-    """Write the synthetic run into `root` (created) and return it."""
+def make_results(root: Path, summary: bool = True, descriptions: str | None = None) -> Path:
+    """Write the synthetic run into `root` (created) and return it; `descriptions`: the tier its
+    manifest and score.json files name (None: none, like runs from before tiers existed)."""
     root.mkdir(parents=True, exist_ok=True)
     manifest = {
         "run_id": root.name,
@@ -178,6 +180,8 @@ def make_results(root: Path, summary: bool = True) -> Path:
         "cache_mode": "read-write",
         "notes": ["synthetic results for the report tests"],
     }
+    if descriptions is not None:
+        manifest["descriptions"] = descriptions
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
     rows = []
     for method in METHODS:
@@ -186,6 +190,8 @@ def make_results(root: Path, summary: bool = True) -> Path:
                 job = root / method / env / f"seed{seed}"
                 job.mkdir(parents=True, exist_ok=True)
                 result = score(method, env, seed)
+                if descriptions is not None:
+                    result["descriptions"] = descriptions
                 (job / "score.json").write_text(json.dumps(result, indent=2))
                 (job / "program.py").write_text("class Environment:\n    pass\n")
                 (job / "log.txt").write_text("synthetic\n")

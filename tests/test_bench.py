@@ -75,6 +75,14 @@ def test_bench_runs_every_job_and_writes_the_results_folder(scripted_llm, tmp_pa
         assert by_key[("zero-shot", env_id)]["llm_calls"] == "1"
         assert by_key[("null", env_id)]["llm_calls"] == "0"
         assert float(by_key[("null", env_id)]["train_accuracy"]) < 1.0
+    # Paper mode beside ours: CliffWalking's reference is perfect in both metrics; Blackjack's
+    # hidden cards, masked in ours, are scored by the authors' metric.
+    for split in ("train", "heldout"):
+        assert float(by_key[("zero-shot", "CliffWalking-v1")][f"{split}_paper_accuracy"]) == 1.0
+        assert float(by_key[("zero-shot", "Blackjack-v1")][f"{split}_paper_accuracy"]) < 1.0
+    score = json.loads((run / "zero-shot/CliffWalking-v1/seed0/score.json").read_text())
+    assert [s["paper_accuracy"] for s in score["splits"].values()] == [1.0, 1.0]
+    assert score["job"]["train_paper_accuracy"] == 1.0
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["model"] == "openai/scripted" and manifest["budget"] == 1
     assert manifest["isolation"] == {"jobs": isolation, "final_scoring": isolation}

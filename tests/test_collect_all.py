@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from manifests import collected_manifest
 
 from cwmb import registry
 from cwmb.collect import collect
@@ -17,6 +18,4 @@ def test_recollect_discrete_byte_for_byte(env_id, tmp_path):
         assert (tmp_path / f"{split}.npz").read_bytes() == spec.split_path(split).read_bytes(), (
             split
         )
-    assert (tmp_path / "MANIFEST.json").read_bytes() == (
-        spec.trajectories_dir / "MANIFEST.json"
-    ).read_bytes()
+    assert (tmp_path / "MANIFEST.json").read_bytes() == collected_manifest(spec)

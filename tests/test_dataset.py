@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from manifests import collected_manifest
 
 from cwmb import registry
 from cwmb.collect import collect
@@ -34,8 +35,7 @@ def test_recollecting_gives_identical_bytes(tmp_path):
     collect(spec, ["train", "heldout"], out_dir=tmp_path)
     for split in ("train", "heldout"):
         assert (tmp_path / f"{split}.npz").read_bytes() == spec.split_path(split).read_bytes()
-    shipped_manifest = (spec.trajectories_dir / "MANIFEST.json").read_text()
-    assert (tmp_path / "MANIFEST.json").read_text() == shipped_manifest
+    assert (tmp_path / "MANIFEST.json").read_bytes() == collected_manifest(spec)
 
 
 def test_truncated_file_is_a_clear_error(tmp_path):

@@ -302,6 +302,13 @@ def check_steal(ctx: Context, outcome: Outcome) -> None:
     assert score(ctx.spec, ctx.data, outcome.predictions).accuracy < 0.5
 
 
+def check_descriptions(ctx: Context, outcome: Outcome) -> None:
+    # Every description file of every environment is there, and blank inside the sandbox.
+    assert outcome.error is None, outcome.error
+    found, read, _, _ = outcome.predictions[0]["next_state"]
+    assert found == 2 * len(registry.env_ids()) and read == 0.0
+
+
 CASES: dict[str, Callable[[Context, Outcome], None]] = {
     "endless_loop": timed_out("step a batch", LIMITS.wall_seconds),
     "endless_loop_ignoring_signals": timed_out("step a batch", LIMITS.wall_seconds),
@@ -331,6 +338,7 @@ CASES: dict[str, Callable[[Context, Outcome], None]] = {
     "pickle_payload": every_prediction_fails("unsupported value of type"),
     "search_heldout": check_heldout,
     "steal_reference": check_steal,
+    "read_descriptions": check_descriptions,
     "huge_answer": fails_with(f"answer exceeded {LIMITS.output_mb} MB", within=LIMITS.wall_seconds),
     "forge_packed_pickle": fails_with("bad answer to step_batch", within=1),
     "forge_protocol": fails_with(

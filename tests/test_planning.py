@@ -11,12 +11,15 @@ from cwmb import registry
 from cwmb.evaluation import program_formats
 from cwmb.planning.base import ProgramModel
 from cwmb.planning.episodes import (
+    NOISE_STANDARD_ERRORS,
     OraclePolicy,
     ProgramPolicy,
     RandomPolicy,
     normalized_return,
+    normalizer_noise,
     planner_request,
     run_episodes,
+    spec_normalized_return,
 )
 from cwmb.planning.mcts import MCTSConfig, MCTSPlanner
 from cwmb.planning.presets import get_preset
@@ -72,6 +75,29 @@ def test_normalized_return_is_undefined_not_zero():
     assert normalized_return(5.0, 0.0, 10.0) == pytest.approx(0.5)
     assert normalized_return(-200.0, -200.0, -200.0) is None
     assert normalized_return(1.0, None, 2.0) is None
+    # An oracle ahead of random by less than the noise of the two means normalizes nothing.
+    assert normalized_return(-495.0, -500.0, -492.0, noise=15.0) is None
+    assert normalized_return(-495.0, -500.0, -492.0, noise=5.0) == pytest.approx(5 / 8)
+
+
+def test_the_noise_threshold_uses_the_stored_episodes():
+    spec = registry.get("Acrobot-v1")
+    noise = normalizer_noise(spec, "default")
+    returns = spec.baselines["default"]["oracle"]["returns"]
+    expected = NOISE_STANDARD_ERRORS * np.std(returns, ddof=1) / np.sqrt(len(returns))
+    assert noise == pytest.approx(expected)  # random's returns are all -500: no spread
+
+
+@pytest.mark.parametrize("env_id", ["Taxi-v4", "CartPole-v1", "Pendulum-v1"])
+def test_an_exact_program_plans_exactly_like_the_oracle(env_id):
+    """Common random numbers: the same planner streams on both sides, so the reference program
+    in the sandbox takes the oracle's actions and earns its returns."""
+    spec = registry.get(env_id)
+    preset = get_preset("default")
+    with ProcessExecutor().open(spec.reference_source(), program_formats(spec)) as session:
+        program = run_episodes(spec, ProgramPolicy(spec, preset, session), "ref", preset, 2)
+    oracle = run_episodes(spec, OraclePolicy(spec, preset), "oracle", preset, 2)
+    assert program.returns == oracle.returns and program.lengths == oracle.lengths
 
 
 def _reference(spec):
@@ -127,3 +153,24 @@ def test_planning_stops_at_its_time_limit():
     spec = registry.get("CartPole-v1")
     with pytest.raises(PlanningTimeout, match="longer than 0 s"):
         run_episodes(spec, RandomPolicy(spec), "random", get_preset("default"), time_limit_s=0.0)
+
+
+def test_every_environment_has_paper_preset_baselines_with_their_source():
+    published = {"HalfCheetah-v4", "Swimmer-v4", "Ant-v4", "HumanoidStandup-v4"}
+    for env_id in registry.env_ids():
+        spec = registry.get(env_id)
+        if env_id in published:
+            assert spec.baseline_source("paper") == "published, Table 12"
+            assert "hours" in spec.baselines["paper"]["provenance"]["reason"]
+        elif spec.baseline_source("paper") is None:
+            continue  # still being computed (see README, Planners and baselines)
+        else:
+            assert spec.baseline_source("paper") == "computed here"
+            assert len(spec.baselines["paper"]["oracle"]["returns"]) == 10
+        assert spec.baseline("paper", "oracle") is not None
+
+
+def test_published_baselines_normalize_without_a_noise_estimate():
+    spec = registry.get("HalfCheetah-v4")
+    assert normalizer_noise(spec, "paper") == 0.0
+    assert spec_normalized_return(spec, "paper", 893.3) == pytest.approx(1.0)

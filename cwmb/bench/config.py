@@ -1,7 +1,9 @@
-"""What a bench runs: the matrix, the model, the budget, the planner preset, and its run id.
+"""What a bench runs: the matrix, the model, the budget, the planner preset, the description tier,
+and its run id.
 
 The run id is derived from the settings, so running the same command again resumes the same
-results folder; pass `--run-id` to choose another."""
+results folder; pass `--run-id` to choose another. The standard description tier adds nothing to
+it (run ids from before there were tiers stay valid); the detailed tier adds `-detailed`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from typing import Any
 
 from cwmb import registry
 from cwmb.errors import CwmbError
+from cwmb.llm.client import Sampling
+from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 from cwmb.runner import check_method, known_methods
 
 # Environments of `QUICK=1`: two cheap discrete ones and the cheapest continuous one.
@@ -39,9 +43,11 @@ class BenchConfig:
     cache: str
     jobs: int
     quick: bool
+    descriptions: str = DEFAULT_DESCRIPTION_TIER
     planning_limit_s: float = 900.0  # wall clock for planning with one program
     retry_failed: bool = False
     notes: list[str] = field(default_factory=list)
+    sampling: Sampling = field(default_factory=Sampling)
     job_timeout_s: float = JOB_TIMEOUT_S
     output_quota_bytes: int = OUTPUT_QUOTA_BYTES
 
@@ -62,6 +68,11 @@ class BenchConfig:
             "output_quota_bytes",
         ):
             data.pop(key)
+        if self.descriptions == DEFAULT_DESCRIPTION_TIER:
+            data.pop("descriptions")
+        if self.sampling == Sampling():
+            # The paper's sampling, which runs made before the flags existed used: their ids stay.
+            data.pop("sampling")
         return data
 
     def run_id(self) -> str:
@@ -70,7 +81,8 @@ class BenchConfig:
         ]
         method = self.methods[0] if len(self.methods) == 1 else f"{len(self.methods)}methods"
         model = re.sub(r"[^A-Za-z0-9.]+", "-", self.model.split("/", 1)[-1])
-        return f"{method}-{model}-b{self.budget}{'-quick' if self.quick else ''}-{digest}"
+        tier = "" if self.descriptions == DEFAULT_DESCRIPTION_TIER else f"-{self.descriptions}"
+        return f"{method}-{model}-b{self.budget}{'-quick' if self.quick else ''}{tier}-{digest}"
 
 
 def resolve_envs(names: list[str] | None, quick: bool) -> list[str]:

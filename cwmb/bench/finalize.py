@@ -12,7 +12,7 @@ from typing import Any
 from cwmb.dataset import load_split
 from cwmb.errors import CwmbError
 from cwmb.evaluation import predict, program_formats
-from cwmb.planning.episodes import ProgramPolicy, normalized_return, run_episodes
+from cwmb.planning.episodes import ProgramPolicy, run_episodes, spec_normalized_return
 from cwmb.planning.presets import Preset
 from cwmb.registry import EnvSpec
 from cwmb.sandbox.base import Executor, SandboxError
@@ -97,6 +97,6 @@ def plan_with(
         "returns": results.returns,
         "mean": results.mean,
         "std": results.std,
-        "normalized_return": normalized_return(results.mean, random, oracle),
+        "normalized_return": spec_normalized_return(spec, preset.name, results.mean),
         "error": None,
     }

@@ -1,10 +1,11 @@
 """Starting one job — `cwmb job` — in a container from the project image, or as a local process.
 
-A job container gets exactly three things from the host: the train split (read-only), its output
-folder, and the folder holding the LLM gateway's Unix socket; its environment holds only the
-gateway address, its token and the model id. No network, read-only root, no capabilities, an
-unprivileged user, memory/process/CPU limits. The reference programs in the image are blanked for
-every method except `oracle`, whose whole point is to return them."""
+A job container gets exactly four things from the host: the train split and the description of
+the run's tier (both read-only), its output folder, and the folder holding the LLM gateway's Unix
+socket; its environment holds only the gateway address, its token and the model id. No network,
+read-only root, no capabilities, an unprivileged user, memory/process/CPU limits. The reference
+programs and every description file in the image are blanked for every method except `oracle`,
+whose whole point is to return the reference."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from cwmb.runner import METHODS_PATH_VARIABLE
 from cwmb.sandbox import docker_backend
 
 JOB_SOCKET_DIR = "/run/cwmb-llm"
+JOB_TRAIN = "/data/train.npz"
+JOB_DESCRIPTION = "/data/description.md"
 JOB_METHODS_DIR = "/methods"  # where a job container sees CWMB_METHODS_PATH (read-only)
 JOB_LABEL = "cwmb.job"
 
@@ -42,6 +45,8 @@ class JobSpec:
     budget: int
     out_dir: Path
     train_path: Path
+    descriptions: str  # the description tier of the run
+    description_path: Path  # that tier's text: the only description the job gets
     job_env: Callable[[str | None], dict[str, str]]  # socket path inside the job -> environment
     socket_dir: Path | None
     timeout_s: float
@@ -63,7 +68,7 @@ class JobLauncher(Protocol):
     def run(self, job: JobSpec) -> LaunchResult: ...
 
 
-def job_arguments(job: JobSpec, out: str, train: str) -> list[str]:
+def job_arguments(job: JobSpec, out: str, train: str, description: str) -> list[str]:
     return [
         "job",
         "--method",
@@ -78,6 +83,10 @@ def job_arguments(job: JobSpec, out: str, train: str) -> list[str]:
         out,
         "--train",
         train,
+        "--descriptions",
+        job.descriptions,
+        "--description-file",
+        description,
     ]
 
 
@@ -140,7 +149,8 @@ class ProcessLauncher:
     name = "process"
     note = (
         "jobs run as local processes: they cannot reach the API key, but nothing stops a "
-        "hostile method from reading files on this machine — use Docker for untrusted methods"
+        "hostile method from reading files on this machine (held-out splits, references, the "
+        "other description tier) — use Docker for untrusted methods"
     )
 
     def __init__(self) -> None:
@@ -151,7 +161,7 @@ class ProcessLauncher:
             sys.executable,
             "-m",
             "cwmb.cli",
-            *job_arguments(job, str(job.out_dir), str(job.train_path)),
+            *job_arguments(job, str(job.out_dir), str(job.train_path), str(job.description_path)),
         ]
         env = job.job_env(None)
         if job.methods_dir is not None:
@@ -196,7 +206,8 @@ class DockerLauncher:
             return docker_backend.SANDBOX_USER
         return f"{os.getuid()}:{os.getgid()}"
 
-    def command(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
+    def container_args(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
+        """`docker run` and every option of the job's container, up to its entry point."""
         docker = shutil.which("docker") or "docker"
         args = [
             docker, "run", "--rm", "--name", name, "--label", JOB_LABEL,
@@ -208,7 +219,8 @@ class DockerLauncher:
             "--log-driver", "none",  # the host reads the output as a stream; nothing on disk
             "--user", self._user(job.out_dir), "--workdir", "/tmp",
             "--env-file", str(env_file),
-            "--volume", f"{job.train_path.resolve()}:/data/train.npz:ro",
+            "--volume", f"{job.train_path.resolve()}:{JOB_TRAIN}:ro",
+            "--volume", f"{job.description_path.resolve()}:{JOB_DESCRIPTION}:ro",
             "--volume", f"{job.out_dir.resolve()}:/out:rw",
         ]  # fmt: skip
         if job.socket_dir is not None:
@@ -218,14 +230,17 @@ class DockerLauncher:
         if job.method != "oracle":
             for path in docker_backend.hidden_files(self.image_id):
                 args += ["--volume", f"/dev/null:{path}:ro"]
+        return args
+
+    def command(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
         return [
-            *args,
+            *self.container_args(job, name, env_file),
             "--entrypoint",
             "python",
             self.image_id,
             "-m",
             "cwmb.cli",
-            *job_arguments(job, "/out", "/data/train.npz"),
+            *job_arguments(job, "/out", JOB_TRAIN, JOB_DESCRIPTION),
         ]
 
     def run(self, job: JobSpec) -> LaunchResult:

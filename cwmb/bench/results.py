@@ -25,9 +25,12 @@ SUMMARY_COLUMNS = [
     "env",
     "kind",
     "seed",
+    "descriptions",
     "status",
     "train_accuracy",
     "heldout_accuracy",
+    "train_paper_accuracy",
+    "heldout_paper_accuracy",
     "train_state_accuracy",
     "train_reward_accuracy",
     "train_done_accuracy",
@@ -151,6 +154,17 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+def split_columns(splits: dict[str, Any]) -> dict[str, Any]:
+    """The per-split columns of a score.json's `splits` (absent values stay None)."""
+    columns: dict[str, Any] = {}
+    for split in ("train", "heldout"):
+        entry = splits.get(split) or {}
+        columns[f"{split}_solved"] = entry.get("solved")
+        for name in ("", "paper_", "state_", "reward_", "done_"):
+            columns[f"{split}_{name}accuracy"] = entry.get(f"{name}accuracy")
+    return columns
+
+
 def summary_row(score: dict[str, Any]) -> dict[str, Any]:
     splits = score.get("splits") or {}
     planning = score.get("planning") or {}
@@ -162,6 +176,7 @@ def summary_row(score: dict[str, Any]) -> dict[str, Any]:
             "env",
             "kind",
             "seed",
+            "descriptions",
             "status",
             "llm_calls",
             "tokens_in",
@@ -169,12 +184,7 @@ def summary_row(score: dict[str, Any]) -> dict[str, Any]:
             "error",
         )
     }
-    for split in ("train", "heldout"):
-        entry = splits.get(split) or {}
-        row[f"{split}_accuracy"] = entry.get("accuracy")
-        row[f"{split}_solved"] = entry.get("solved")
-        for part in ("state", "reward", "done"):
-            row[f"{split}_{part}_accuracy"] = entry.get(f"{part}_accuracy")
+    row.update(split_columns(splits))
     row.update(
         return_mean=planning.get("mean"),
         return_std=planning.get("std"),

@@ -2,9 +2,10 @@
 `--jobs`), finalize each job on the host, and keep manifest.json and summary.csv current.
 
 Resume: finished jobs (score.json present) are skipped; anything else is cleared and redone from
-scratch; LLM calls a redone job already made come back from the cache. A job writes only into a
-scratch folder of its own; the host publishes what it accepts of it (see job_files.py). One bench
-at a time holds a results folder (see lock.py)."""
+scratch; LLM calls a redone job already made come back from the cache. A folder is never resumed
+with another description tier than the one it was started with. A job writes only into a scratch
+folder of its own; the host publishes what it accepts of it (see job_files.py). One bench at a
+time holds a results folder (see lock.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from cwmb.bench.launch import JobLauncher, JobSpec, LaunchResult, get_launcher
 from cwmb.bench.lock import FolderLock
 from cwmb.bench.results import RunFolder, write_json
 from cwmb.collect import versions
+from cwmb.dataset import sha256_file
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.gateway import Gateway
@@ -99,6 +102,7 @@ def write_manifest(
             "isolation": {"jobs": launcher.name, "final_scoring": executor.name},
             "model": config.model,
             "model_base_url": config.model_base_url,
+            "sampling": asdict(config.sampling),
             "preset": get_preset(config.preset).to_dict(),
             "planning_episodes": config.episodes,
             "seeds": list(range(config.seeds)),
@@ -108,11 +112,30 @@ def write_manifest(
             "methods": config.methods,
             "envs": config.envs,
             "quick": config.quick,
+            "descriptions": config.descriptions,
             "cache_mode": config.cache,
             "notes": config.notes,
         }
     )
     write_json(folder.manifest_path, manifest)
+
+
+def check_same_tier(folder: RunFolder, config: BenchConfig) -> None:
+    """Refuse to resume a folder started with another description tier (runs from before tiers
+    existed used the standard one)."""
+    if not folder.manifest_path.is_file():
+        return
+    try:
+        started = json.loads(folder.manifest_path.read_text()).get(
+            "descriptions", registry.DEFAULT_DESCRIPTION_TIER
+        )
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CwmbError(f"cannot read {folder.manifest_path}: {exc}") from exc
+    if started != config.descriptions:
+        raise CwmbError(
+            f"{folder.root} holds a run with {started} descriptions; it cannot be resumed with "
+            f"--descriptions {config.descriptions} (choose another --run-id)"
+        )
 
 
 class Bench:
@@ -130,6 +153,7 @@ class Bench:
         ]
 
     def run(self) -> RunFolder:
+        check_same_tier(self.folder, self.config)
         self.folder.root.mkdir(parents=True, exist_ok=True)
         with FolderLock(self.folder.root):
             self.folder.clear_scratch()
@@ -149,13 +173,19 @@ class Bench:
         total = len(config.matrix())
         print(
             f"cwmb bench: run {self.folder.root} — {total - len(todo)} of {total} jobs already done, "
-            f"{len(todo)} to run (model {config.model}, budget {config.budget}, preset {config.preset})",
+            f"{len(todo)} to run (model {config.model}, budget {config.budget}, preset {config.preset}, "
+            f"{config.descriptions} descriptions)",
             file=sys.stderr,
         )
         if todo:
             spec = select_model(config.model, config.model_base_url)
             cache = LlmCache(mode=CacheMode.parse(config.cache))
-            with Gateway(spec, cache=cache, log_path=self.folder.root / "gateway.jsonl") as gateway:
+            with Gateway(
+                spec,
+                cache=cache,
+                log_path=self.folder.root / "gateway.jsonl",
+                sampling=config.sampling,
+            ) as gateway:
                 if gateway.socket_path is not None:
                     gateway.socket_path.parent.chmod(0o755)  # reachable from job containers
                 bar = tqdm(
@@ -183,6 +213,7 @@ class Bench:
     ) -> None:
         method, env_id, seed = job
         spec = registry.get(env_id)
+        description_path = spec.description_file(self.config.descriptions)
         out_dir = self.folder.prepare_job(method, env_id, seed)
         scratch = self.folder.new_scratch()
         job_id = f"{method}/{env_id}/seed{seed}"
@@ -205,6 +236,8 @@ class Bench:
                         budget=self.config.budget,
                         out_dir=scratch,
                         train_path=spec.split_path("train"),
+                        descriptions=self.config.descriptions,
+                        description_path=description_path,
                         job_env=lambda socket: gateway.job_environment(
                             token, socket_path_in_job=socket
                         ),
@@ -249,6 +282,8 @@ class Bench:
             "env": env_id,
             "kind": spec.kind,
             "seed": seed,
+            "descriptions": self.config.descriptions,
+            "description_sha256": sha256_file(description_path),
             "status": "ok" if ok else "failed",
             "error": error,
             "budget": self.config.budget,

@@ -10,7 +10,7 @@ from typing import Any
 
 from cwmb import registry
 from cwmb.errors import ProgramError
-from cwmb.registry import EnvSpec
+from cwmb.registry import DEFAULT_DESCRIPTION_TIER, DESCRIPTION_TIERS, EnvSpec
 from cwmb.sandbox.select import BACKENDS
 from cwmb.trace import json_ready
 
@@ -18,6 +18,16 @@ from cwmb.trace import json_ready
 def add_env_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env", required=True, metavar="ENV", help="environment id (see `cwmb envs`)"
+    )
+
+
+def add_descriptions_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--descriptions",
+        choices=DESCRIPTION_TIERS,
+        default=DEFAULT_DESCRIPTION_TIER,
+        help="description tier: standard (what the Gymnasium docstring says, the paper's "
+        "setting; default) or detailed (adds the simulator's equations and constants)",
     )
 
 

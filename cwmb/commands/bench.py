@@ -15,10 +15,16 @@ from cwmb.bench.config import (
     resolve_methods,
 )
 from cwmb.bench.run import Bench
+from cwmb.commands._common import add_descriptions_option
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode
 from cwmb.llm.models import select_model
-from cwmb.llm.options import add_cache_option, add_model_options
+from cwmb.llm.options import (
+    add_cache_option,
+    add_model_options,
+    add_sampling_options,
+    sampling_from_args,
+)
 from cwmb.planning.presets import DEFAULT_PRESET, PRESETS, get_preset
 from cwmb.sandbox.select import BACKENDS
 
@@ -31,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     get_preset(args.preset)
     if args.seeds < 1 or args.jobs < 1:
         raise CwmbError("--seeds and --jobs must be at least 1")
+    sampling = sampling_from_args(args)
     budget = args.budget if args.budget is not None else default_budget(model.id, args.quick)
     if budget < 1:
         raise CwmbError("--budget must be at least 1")
@@ -66,11 +73,13 @@ def run(args: argparse.Namespace) -> int:
         cache=args.cache,
         jobs=args.jobs,
         quick=args.quick,
+        descriptions=args.descriptions,
         retry_failed=args.retry_failed,
         planning_limit_s=args.planning_timeout,
         job_timeout_s=args.job_timeout,
         output_quota_bytes=int(args.output_quota * 2**20),
         notes=notes,
+        sampling=sampling,
     )
     folder = Bench(config, args.out, args.run_id).run()
     print(f"results: {folder.root}")
@@ -100,6 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="LLM calls per job (default: 50, or 3 with the embedded model, 2 with --quick)",
     )
     add_model_options(parser)
+    add_descriptions_option(parser)
+    add_sampling_options(parser)
     add_cache_option(parser)
     parser.add_argument(
         "--isolation",

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from cwmb import registry
-from cwmb.collect import SPLIT_SEEDS, collect, main_progress
+from cwmb.collect import RECIPES, SPLIT_SEEDS, collect, main_progress
 from cwmb.numerics import kernels_pinned, restart_with_pinned_kernels
 
 
@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
     specs = [registry.get(env_id) for env_id in env_ids]  # fail on a bad id before any work
     for spec in specs:
         out = None if args.out is None else (args.out / spec.id if len(specs) > 1 else args.out)
-        manifest = collect(spec, args.split, out, progress=main_progress)
+        manifest = collect(
+            spec, args.split, out, progress=main_progress, recipe=args.recipe, first=args.first
+        )
         for split in args.split:
             entry = manifest["splits"][split]
             print(
@@ -38,5 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         help="write here instead of the shipped location (env.toml is then left alone)",
+    )
+    parser.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        help="record by this recipe (default: the one each split was recorded with; see README)",
+    )
+    parser.add_argument(
+        "--first",
+        type=int,
+        metavar="N",
+        help="record only the first N episodes of each split (a spot check; needs --out)",
     )
     parser.set_defaults(handler=run)

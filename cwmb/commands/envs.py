@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cwmb import registry
-from cwmb.commands._common import fmt, print_json
+from cwmb.commands._common import add_descriptions_option, fmt, print_json
 from cwmb.planning.presets import DEFAULT_PRESET
 
 
@@ -51,15 +51,16 @@ def show(args: argparse.Namespace) -> int:
             "action": spec.action.to_dict(),
             "gym_kwargs": spec.gym_kwargs,
             "notes": spec.notes,
-            "description": spec.description(),
+            "descriptions": args.descriptions,
+            "description": spec.description(args.descriptions),
         }
         print_json(data)
         return 0
     print(
         f"# {spec.id}  (gymnasium {spec.gym_id}, {spec.kind} actions, {spec.planner} planner, "
-        f"episodes up to {spec.max_episode_steps} steps)\n"
+        f"episodes up to {spec.max_episode_steps} steps; {args.descriptions} description)\n"
     )
-    print(spec.description())
+    print(spec.description(args.descriptions))
     return 0
 
 
@@ -69,5 +70,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=list_envs)
     parser = subparsers.add_parser("show", help="an environment's spec and description")
     parser.add_argument("env", metavar="ENV")
+    add_descriptions_option(parser)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=show)

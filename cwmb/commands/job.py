@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cwmb.commands._common import add_env_option
+from cwmb.commands._common import add_descriptions_option, add_env_option
 from cwmb.job import JobConfig, run_job
 
 
@@ -22,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         out=args.out,
         train=args.train,
+        descriptions=args.descriptions,
+        description_file=args.description_file,
         llm_url=args.llm_url,
         llm_socket=args.llm_socket,
         llm_token=args.llm_token,
@@ -52,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder of the job")
     parser.add_argument(
         "--train", type=Path, help="train split .npz (default: the shipped train split)"
+    )
+    add_descriptions_option(parser)
+    parser.add_argument(
+        "--description-file",
+        type=Path,
+        help="the text the method gets (default: the shipped description of --descriptions)",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--llm-url", help="OpenAI-compatible base URL of the LLM gateway")

@@ -24,8 +24,8 @@ from cwmb.planning.episodes import (
     OraclePolicy,
     ProgramPolicy,
     RandomPolicy,
-    normalized_return,
     run_episodes,
+    spec_normalized_return,
 )
 from cwmb.planning.presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 from cwmb.registry import EnvSpec
@@ -76,7 +76,7 @@ def plan(args: argparse.Namespace) -> int:
         results = evaluate_policy(spec, label, preset, args.episodes, source, args.isolation)
     random_mean = spec.baseline(preset.name, "random")
     oracle_mean = spec.baseline(preset.name, "oracle")
-    normalized = normalized_return(results.mean, random_mean, oracle_mean)
+    normalized = spec_normalized_return(spec, preset.name, results.mean)
     if args.json:
         print_json(
             {
@@ -121,6 +121,8 @@ def baselines(args: argparse.Namespace) -> int:
                 + (f" --episodes {args.episodes}" if args.episodes else ""),
                 "seeds": result.seeds,
                 "episodes": len(result.seeds),
+                # the oracle plans with one seed per planning call (see planning.episodes)
+                "evaluation": "common random numbers",
                 "versions": versions(),
                 "settings": preset.to_dict(),
                 "date": date.today().isoformat(),

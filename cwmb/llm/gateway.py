@@ -4,10 +4,12 @@ Jobs reach it over a Unix socket (optionally loopback TCP) and authenticate with
 token the host handed them; the gateway alone holds the real API key. For every call it
 1. finds the job by its token and enforces the job's budget of LLM calls (the call past the
    budget gets HTTP 429 with code `budget_exhausted`, which the client raises as BudgetExhausted);
-2. consults the record/replay cache (occurrences are counted per job);
-3. on a miss, asks the backend: the upstream endpoint (with timeouts and retries) or the embedded
+2. puts the run's sampling settings in the request, when the gateway has them (so every call of
+   a bench samples as its manifest says, and the cache key holds those settings);
+3. consults the record/replay cache (occurrences are counted per job);
+4. on a miss, asks the backend: the upstream endpoint (with timeouts and retries) or the embedded
    model in-process;
-4. records the job, tokens in and out, latency and whether the cache answered.
+5. records the job, tokens in and out, latency and whether the cache answered.
 
 `with Gateway(spec) as gw:` starts uvicorn in a background thread (ready in well under a second)
 and stops it on exit. `job_environment()` builds the whole environment a job is started with.
@@ -39,7 +41,14 @@ from starlette.routing import Route
 
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode, LlmCache, Slot
-from cwmb.llm.client import CACHE_HEADER, CALLS_LEFT_HEADER, SOCKET_ENV, TOKEN_ENV, URL_ENV
+from cwmb.llm.client import (
+    CACHE_HEADER,
+    CALLS_LEFT_HEADER,
+    SOCKET_ENV,
+    TOKEN_ENV,
+    URL_ENV,
+    Sampling,
+)
 from cwmb.llm.errors import BUDGET_CODE, REPLAY_MISS_CODE, LlmError, ReplayMiss
 from cwmb.llm.models import MODEL_ENV, ModelSpec, resolve_upstream
 from cwmb.llm.upstream import RetryPolicy, Timeouts, UpstreamBackend
@@ -187,8 +196,10 @@ class Gateway:
         timeouts: Timeouts | None = None,
         log_path: str | os.PathLike[str] | None = None,
         prices: Prices | None = None,
+        sampling: Sampling | None = None,
     ):
         self.spec = spec
+        self.sampling = sampling  # None: each request samples as it asks
         # Prices: given, else CWMB_PRICE_PER_MTOK from the host's environment, else not counted.
         self.prices = prices if prices is not None else Prices.from_env(host_env)
         self.cache = cache or LlmCache(mode=CacheMode.OFF)
@@ -334,6 +345,8 @@ class Gateway:
             job = self._job_of(request)
             job_id = job.job_id
             body = await self._read_request(request)
+            if self.sampling is not None:
+                body = self.sampling.applied_to(body)
             with self._jobs_lock:
                 if job.budget is not None and job.used >= job.budget:
                     raise HttpError(

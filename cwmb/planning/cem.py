@@ -20,7 +20,7 @@ import numpy as np
 
 from cwmb.planning.base import Model
 from cwmb.planning.forkpool import ForkEvaluator
-from cwmb.planning.presets import CEMConfig, get_preset
+from cwmb.planning.presets import CEMConfig
 from cwmb.registry import EnvSpec
 
 PROCESSES_VARIABLE = "CWMB_PLANNER_PROCESSES"
@@ -137,21 +137,10 @@ def oracle_model(spec: EnvSpec, env: Any, rng: np.random.Generator) -> Any:
     return SimulatorModel(make_env(spec))
 
 
-# Demonstrations with increasing planning effort, so their quality spans poor to good:
-# (iterations, samples, elites), all with the default preset's horizon.
-DEMO_EFFORT = [(1, 10, 2), (2, 30, 5), (3, 100, 10), (5, 200, 20), (8, 400, 40)]
-
-
-def demonstration_config(index: int) -> CEMConfig:
-    horizon = get_preset("default").cem.horizon
-    iterations, samples, elites = DEMO_EFFORT[index]
-    return CEMConfig(horizon=horizon, iterations=iterations, samples=samples, elites=elites)
-
-
-def demonstration_policy(spec: EnvSpec, index: int) -> tuple[str, Callable[[], Any]]:
-    """Demonstration `index` (0..4) of the collector: CEM on the true environment, open-loop."""
-    config = demonstration_config(index)
-    name = f"cem[T={config.horizon},I={config.iterations},N={config.samples},K={config.elites}]"
+def demonstration_policy(spec: EnvSpec, config: CEMConfig) -> tuple[str, Callable[[], Any]]:
+    """A dataset trajectory: one CEM planner on the true environment, its plans run open-loop."""
+    horizon = min(config.horizon, spec.max_episode_steps)
+    name = f"cem[T={horizon},I={config.iterations},N={config.samples},K={config.elites}]"
 
     def factory() -> OpenLoopPolicy:
         planner = CEMPlanner(

@@ -23,6 +23,21 @@ from cwmb.true_env import make_env, oracle_model
 EVAL_SEED = 10_000  # evaluation episodes use seeds EVAL_SEED + i, never used by the datasets
 
 
+def planner_seed(rng: np.random.Generator) -> int:
+    """The seed of one planning call, drawn from the episode's generator.
+
+    Common random numbers: the oracle and a program's planner both draw exactly one seed per
+    planning call, in the same order, from a generator seeded with the episode's seed, and plan
+    with `numpy.random.default_rng(seed)` (the oracle here, a program's planner in its sandbox).
+    A program that reproduces the true environment therefore plans exactly like the oracle."""
+    return int(rng.integers(2**31))
+
+
+def model_seed(seed: int) -> np.random.Generator:
+    """The oracle model's own generator (e.g. Blackjack's cards), apart from the planner's."""
+    return np.random.default_rng([seed, 1])
+
+
 class PlanningTimeout(CwmbError):
     """Planning with a program did not finish within its wall-clock allowance."""
 
@@ -79,14 +94,16 @@ class OraclePolicy:
 
     def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any:
         if not self.queue:
+            seed = planner_seed(rng)
             if self.model is None:
-                self.model = oracle_model(self.spec, env, rng)
+                self.model = oracle_model(self.spec, env, model_seed(seed))
             self.model.sync(env)
+            plan_rng = np.random.default_rng(seed)
             open_loop = getattr(self.planner, "plan", None)
             if open_loop is not None:
-                self.queue = list(open_loop(self.model, rng))
+                self.queue = list(open_loop(self.model, plan_rng))
             else:
-                return self.planner.act(self.model, rng)
+                return self.planner.act(self.model, plan_rng)
         return self.queue.pop(0)
 
 
@@ -106,7 +123,7 @@ class ProgramPolicy:
     def act(self, obs: Any, env: Any, rng: np.random.Generator) -> Any:
         if self.queue:
             return self.queue.pop(0)
-        answer = self.session.plan(to_plain(obs), self.request, int(rng.integers(2**31)))
+        answer = self.session.plan(to_plain(obs), self.request, planner_seed(rng))
         if self.spec.planner != "cem":
             return checked_action(self.spec, answer)
         if not isinstance(answer, list) or not answer:
@@ -207,11 +224,36 @@ def run_episodes(
     return results
 
 
-def normalized_return(value: float, random: float | None, oracle: float | None) -> float | None:
-    """(R - R_random) / (R_oracle - R_random); None when undefined (never 0 by convention)."""
+# R is undefined when the oracle's lead over random is within this many standard errors of that
+# lead (sqrt(se_random^2 + se_oracle^2), from the stored episodes): the normalizer would be noise.
+NOISE_STANDARD_ERRORS = 2.0
+
+
+def normalized_return(
+    value: float, random: float | None, oracle: float | None, noise: float = 0.0
+) -> float | None:
+    """(R - R_random) / (R_oracle - R_random); None when undefined (never 0 by convention): a
+    baseline is missing, or R_oracle - R_random is not larger than `noise`."""
     if random is None or oracle is None:
         return None
     denominator = oracle - random
-    if abs(denominator) <= 1e-9 * max(1.0, abs(oracle), abs(random)):
+    if denominator <= max(noise, 1e-9 * max(1.0, abs(oracle), abs(random))):
         return None
     return (value - random) / denominator
+
+
+def normalizer_noise(spec: EnvSpec, preset: str) -> float:
+    """NOISE_STANDARD_ERRORS standard errors of R_oracle - R_random at `preset`."""
+    se_random = spec.baseline_standard_error(preset, "random")
+    se_oracle = spec.baseline_standard_error(preset, "oracle")
+    return NOISE_STANDARD_ERRORS * float(np.hypot(se_random, se_oracle))
+
+
+def spec_normalized_return(spec: EnvSpec, preset: str, value: float) -> float | None:
+    """The normalized return of `value` against `spec`'s stored baselines at `preset`."""
+    return normalized_return(
+        value,
+        spec.baseline(preset, "random"),
+        spec.baseline(preset, "oracle"),
+        normalizer_noise(spec, preset),
+    )

@@ -12,6 +12,11 @@ from typing import Any, Protocol
 
 from cwmb.errors import CwmbError
 
+# Files of the environment packages (globs under cwmb/envs/) that no sandbox and no job may read:
+# the answer key (references, masks) and every description tier, so that a job sees only the
+# tier its run chose, which the host hands it as a file of its own.
+HIDDEN_ENV_FILES = ("*/reference.py", "*/mask.py", "*/description*.md")
+
 
 class SandboxError(CwmbError):
     """The program could not be run to an answer (load failure, crash, timeout, protocol abuse)."""

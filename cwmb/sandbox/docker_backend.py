@@ -2,7 +2,7 @@
 
 The container talks to the host over `docker run -i` stdin/stdout (the same protocol as every
 backend; the program travels in the load request, nothing is mounted but blanks over the shipped
-reference programs). It has no network, a read-only root with a small /tmp, memory, process and
+reference programs and descriptions). It has no network, a read-only root with a small /tmp, memory, process and
 CPU limits, no capabilities, no-new-privileges, and runs as the image's unprivileged user. It is
 started with `--rm` and killed at close, so no container outlives its session."""
 
@@ -19,7 +19,7 @@ import subprocess
 import threading
 import uuid
 
-from cwmb.sandbox.base import Limits, ProgramFormats, SandboxError
+from cwmb.sandbox.base import HIDDEN_ENV_FILES, Limits, ProgramFormats, SandboxError
 from cwmb.sandbox.process import clean_environment
 from cwmb.sandbox.session import GRACE_SECONDS, PopenWorker, WorkerSession
 
@@ -91,10 +91,10 @@ def docker_problem(image: str | None = None) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def hidden_files(image_id: str) -> tuple[str, ...]:
-    """Paths of the reference programs inside the image (blanked in every sandbox)."""
+    """Paths inside the image of the environment files no sandbox may read (`HIDDEN_ENV_FILES`)."""
     script = (
         "import cwmb.envs, pathlib, json; d = pathlib.Path(cwmb.envs.__file__).parent; "
-        "print(json.dumps(sorted(str(p) for g in ('*/reference.py', '*/mask.py') for p in d.glob(g))))"
+        f"print(json.dumps(sorted(str(p) for g in {HIDDEN_ENV_FILES!r} for p in d.glob(g))))"
     )
     result = _run(
         [

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from cwmb.sandbox import confine
+from cwmb.sandbox.base import HIDDEN_ENV_FILES
 
 MAX_MESSAGE = 1 << 16
 PRELOADED = (
@@ -107,11 +108,11 @@ def visible_paths() -> tuple[list[str], list[str]]:
 
 
 def hidden_files() -> list[str]:
-    """The reference programs shipped in the package: the answer key is not for programs."""
+    """The files of the environment packages that programs may not read (`HIDDEN_ENV_FILES`)."""
     import cwmb.envs
 
     envs = Path(cwmb.envs.__file__).resolve().parent
-    return sorted(str(p) for pattern in ("*/reference.py", "*/mask.py") for p in envs.glob(pattern))
+    return sorted(str(p) for pattern in HIDDEN_ENV_FILES for p in envs.glob(pattern))
 
 
 @dataclass

@@ -34,6 +34,9 @@ class ScoringMask:
     def __init__(self) -> None:
         self._scored: Scored = (True, True, True)
 
+    # The rule needs nothing but the observation, so recorded buffers get it too (`paper` split).
+    scored_from_observation = staticmethod(scored_components)
+
     def before_step(self, env: Any, obs: Any, action: Any) -> None:
         self._scored = scored_components(obs, int(action))
 
