@@ -246,3 +246,19 @@ def test_a_second_bench_on_a_folder_in_use_is_refused(tmp_path):
         holder.wait()
     with FolderLock(folder):  # its holder is dead: the lock is taken over
         pass
+
+
+@pytest.mark.docker
+def test_job_containers_keep_no_log_on_the_host(tmp_path):
+    from cwmb import registry
+    from cwmb.bench.launch import DockerLauncher, JobSpec
+
+    spec = registry.get(ENV)
+    job = JobSpec(
+        method="null", env=ENV, seed=0, budget=1, out_dir=tmp_path,
+        train_path=spec.split_path("train"), descriptions="standard",
+        description_path=spec.description_path, job_env=lambda _: {}, socket_dir=None,
+        timeout_s=1.0,
+    )  # fmt: skip
+    command = DockerLauncher().command(job, "name", tmp_path / "env")
+    assert command[command.index("--log-driver") + 1] == "none"

@@ -116,7 +116,7 @@ class RunFolder:
     def clear_scratch(self) -> None:
         """Remove what jobs of an interrupted bench left behind (links are not followed)."""
         if self.scratch_root.is_dir() and not self.scratch_root.is_symlink():
-            shutil.rmtree(self.scratch_root)
+            shutil.rmtree(self.scratch_root, ignore_errors=True)  # a straggler may still write
 
     def scores(self) -> list[dict[str, Any]]:
         found = []
