@@ -66,6 +66,16 @@ def test_anything_but_a_single_regular_file_is_refused(folders, make, message):
         pass
 
 
+def test_a_replaced_output_folder_is_a_problem_not_a_crash(folders):
+    scratch, published = folders
+    scratch.rmdir()
+    os.symlink("/etc", scratch)
+    outputs = collect(scratch, published)
+    assert outputs.program == "" and outputs.info is None
+    assert outputs.problems[0].startswith("the job's output folder cannot be opened")
+    assert not any(published.iterdir())
+
+
 def test_reads_stop_at_the_cap(folders):
     scratch, published = folders
     (scratch / "program.py").write_bytes(b"#" * (job_files.PROGRAM_CAP + 1))

@@ -46,7 +46,10 @@ def open_regular(folder: Path, name: str) -> Iterator[int | None]:
 
     Only the last path component is the job's; it is never followed, and anything other than a
     regular file with a single link is refused with a JobFileError."""
-    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:  # only a job that escaped its folder can remove or replace it
+        raise JobFileError(f"the job's output folder cannot be opened: {exc.strerror}") from None
     try:
         try:
             fd = os.open(name, _OPEN_FLAGS, dir_fd=folder_fd)
