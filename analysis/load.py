@@ -178,7 +178,8 @@ def find_job_dirs(root: Path) -> dict[tuple[str, str, int], Path]:
     found = {}
     for seed_dir in sorted(root.glob("*/*/seed*")):
         match = SEED_DIR.match(seed_dir.name)
-        if match and seed_dir.is_dir():
+        hidden = seed_dir.relative_to(root).parts[0].startswith(".")  # e.g. jobs' scratch
+        if match and seed_dir.is_dir() and not hidden:
             found[(seed_dir.parent.parent.name, seed_dir.parent.name, int(match.group(1)))] = (
                 seed_dir
             )

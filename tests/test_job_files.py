@@ -141,6 +141,17 @@ def test_job_json_errors_are_problems_not_crashes(folders):
     assert not (published / "job.json").exists()
 
 
+def test_files_planted_in_a_scratch_folder_are_no_results(tmp_path):
+    from cwmb.bench.results import RunFolder
+
+    forged = tmp_path / ".scratch" / "abc" / "seed0"
+    forged.mkdir(parents=True)
+    (forged / "score.json").write_text(json.dumps({"method": "x", "env": "y", "seed": 0}))
+    folder = RunFolder(tmp_path)
+    assert folder.scores() == []
+    assert load.find_job_dirs(tmp_path) == {}
+
+
 def test_folder_usage_counts_bytes_and_entries_without_following_links(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "big").write_bytes(b"x" * 100_000)

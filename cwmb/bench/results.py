@@ -121,6 +121,8 @@ class RunFolder:
     def scores(self) -> list[dict[str, Any]]:
         found = []
         for path in sorted(self.root.glob("*/*/seed*/score.json")):
+            if path.relative_to(self.root).parts[0].startswith("."):
+                continue  # a job's scratch folder (or anything hidden) is never a result
             try:
                 found.append(json.loads(path.read_text()))
             except (OSError, json.JSONDecodeError):
