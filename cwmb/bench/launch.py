@@ -5,7 +5,11 @@ the run's tier (both read-only), its output folder, and the folder holding the L
 socket; its environment holds only the gateway address, its token and the model id. No network,
 read-only root, no capabilities, an unprivileged user, memory/process/CPU limits. The reference
 programs and every description file in the image are blanked for every method except `oracle`,
-whose whole point is to return the reference."""
+whose whole point is to return the reference.
+
+The output folder is a scratch folder that the host reads as untrusted input after the job (see
+job_files.py). While the job runs, the host reads its output as a stream and keeps only the tail
+(Docker keeps no log), and stops it at its time limit or when its folder goes over quota."""
 
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from cwmb.bench.config import OUTPUT_QUOTA_BYTES
 from cwmb.bench.job_files import folder_usage
 from cwmb.errors import CwmbError
 from cwmb.runner import METHODS_PATH_VARIABLE
@@ -51,7 +56,7 @@ class JobSpec:
     socket_dir: Path | None
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
-    output_quota_bytes: int = 1 << 30  # the job is stopped when out_dir holds more
+    output_quota_bytes: int = OUTPUT_QUOTA_BYTES  # the job is stopped when out_dir holds more
 
 
 @dataclass(frozen=True)
