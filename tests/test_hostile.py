@@ -403,11 +403,18 @@ def test_failing_program_scores_zero_with_the_error(ctx: Context) -> None:
     assert "exit status 0" in (scores["train"].error or "")
 
 
+# The one exception: the one-off converter of the authors' published buffers, whose Unpickler
+# admits only numpy's array builders (tests/test_paper_split.py feeds it hostile pickles).
+PICKLE_READERS = {"paper_buffers.py"}
+
+
 def test_no_pickle_path() -> None:
-    """Nothing on the trusted side can unpickle: no pickle import, every np.load refuses it."""
+    """Nothing on the trusted side can unpickle: no pickle import (but the allow-listed buffer
+    converter), every np.load refuses it."""
     for path in Path(cwmb.__file__).parent.rglob("*.py"):
         text = path.read_text()
-        assert "import pickle" not in text and "from pickle" not in text, path
+        if path.name not in PICKLE_READERS:
+            assert "import pickle" not in text and "from pickle" not in text, path
         assert "allow_pickle=True" not in text, path
         for call in re.finditer(r"np\.load\(", text):
             assert "allow_pickle=False" in text[call.end() : call.end() + 200], path
