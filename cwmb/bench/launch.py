@@ -5,23 +5,32 @@ the run's tier (both read-only), its output folder, and the folder holding its o
 socket (read-only); its environment holds only the gateway address, its token and the model id.
 No network, read-only root, no capabilities, an unprivileged user, memory/process/CPU limits. The
 reference programs and every description file in the image are blanked for every method except
-`oracle`, whose whole point is to return the reference."""
+`oracle`, whose whole point is to return the reference.
+
+The output folder is a scratch folder that the host reads as untrusted input after the job (see
+job_files.py). While the job runs, the host reads its output as a stream and keeps only the tail
+(Docker keeps no log), and stops it at its time limit or when its folder goes over quota."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from cwmb.bench.config import OUTPUT_QUOTA_BYTES
+from cwmb.bench.job_files import folder_usage
 from cwmb.errors import CwmbError
 from cwmb.llm.job_server import SOCKET_NAME
 from cwmb.runner import METHODS_PATH_VARIABLE
@@ -48,12 +57,14 @@ class JobSpec:
     socket_dir: Path | None
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
+    output_quota_bytes: int = OUTPUT_QUOTA_BYTES  # the job is stopped when out_dir holds more
 
 
 @dataclass(frozen=True)
 class LaunchResult:
-    exit_code: int | None  # None: killed at the time limit
+    exit_code: int | None  # None: stopped by the host, see `stopped`
     output_tail: str
+    stopped: str | None = None  # why the host stopped the job ("time limit", "output over quota")
 
 
 class JobLauncher(Protocol):
@@ -85,14 +96,47 @@ def job_arguments(job: JobSpec, out: str, train: str, description: str) -> list[
     ]
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, kill: Callable[[], None]) -> LaunchResult:
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-        return LaunchResult(proc.returncode, output.decode(errors="replace")[-4000:])
-    except subprocess.TimeoutExpired:
+OUTPUT_TAIL_BYTES = 16 << 10  # of a job's stdout and stderr, the host keeps only this much
+OUTPUT_ENTRY_LIMIT = 20_000  # files and folders a job may create in its output folder
+WATCH_INTERVAL_S = 0.5
+
+
+def _keep_tail(stream: io.BufferedReader, tail: bytearray) -> None:
+    """Read `stream` to its end, keeping only its last OUTPUT_TAIL_BYTES in `tail`."""
+    for chunk in iter(lambda: stream.read1(1 << 16), b""):
+        tail += chunk
+        del tail[: max(0, len(tail) - OUTPUT_TAIL_BYTES)]
+
+
+def _over_quota(job: JobSpec) -> bool:
+    used, entries = folder_usage(job.out_dir, OUTPUT_ENTRY_LIMIT)
+    return used > job.output_quota_bytes or entries > OUTPUT_ENTRY_LIMIT
+
+
+def _wait(proc: subprocess.Popen[bytes], job: JobSpec, kill: Callable[[], None]) -> LaunchResult:
+    """Wait for the job, streaming its output (only the tail is kept) and stopping it at its time
+    limit or when its output folder goes over quota (checked every WATCH_INTERVAL_S)."""
+    assert proc.stdout is not None
+    tail = bytearray()
+    reader = threading.Thread(target=_keep_tail, args=(proc.stdout, tail), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + job.timeout_s
+    stopped = None
+    while proc.poll() is None and stopped is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, min(WATCH_INTERVAL_S, deadline - time.monotonic())))
+        if proc.returncode is not None:
+            break
+        if time.monotonic() >= deadline:
+            stopped = "time limit"
+        elif _over_quota(job):
+            stopped = "output over quota"
+    if stopped is not None:
         kill()
-        output, _ = proc.communicate()
-        return LaunchResult(None, output.decode(errors="replace")[-4000:])
+        proc.wait()
+    reader.join(timeout=10)  # a process that escaped the kill may hold the pipe open
+    text = bytes(tail).decode(errors="replace")[-4000:]
+    return LaunchResult(None if stopped else proc.returncode, text, stopped)
 
 
 def hide_host_process() -> None:
@@ -143,7 +187,7 @@ class ProcessLauncher:
                 os.killpg(proc.pid, signal.SIGKILL)
 
         try:
-            return _wait(proc, job.timeout_s, kill)
+            return _wait(proc, job, kill)
         finally:
             kill()  # nothing a job started may outlive it
 
@@ -178,6 +222,7 @@ class DockerLauncher:
             "--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m",
             "--pids-limit", "512", "--cpus", str(self.cpus),
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--log-driver", "none",  # the host reads the output as a stream; nothing on disk
             "--user", self._user(job.out_dir), "--workdir", "/tmp",
             "--env-file", str(env_file),
             "--volume", f"{job.train_path.resolve()}:{JOB_TRAIN}:ro",
@@ -231,7 +276,7 @@ class DockerLauncher:
                 )
 
             try:
-                return _wait(proc, job.timeout_s, kill)
+                return _wait(proc, job, kill)
             finally:
                 kill()
 
