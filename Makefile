@@ -68,7 +68,8 @@ bench: setup-local image-if-docker
 		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION)) \
 		$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) $(if $(TOP_P),--top-p $(TOP_P)) \
 		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) \
-		$(if $(DESCRIPTIONS),--descriptions $(DESCRIPTIONS))
+		$(if $(DESCRIPTIONS),--descriptions $(DESCRIPTIONS)) \
+		$(if $(JOB_TIMEOUT),--job-timeout $(JOB_TIMEOUT))
 
 # The report of RUN (default: the newest run under $(OUT)).
 report: setup

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -53,6 +54,10 @@ NODE_COLUMNS = [
 NODE_ACTIONS = ("generate", "improve", "fix")
 
 SEED_DIR = re.compile(r"^seed(\d+)$")
+# A trace is read line by line: longer lines are skipped, and at most this many events are kept
+# per trace, so a huge (or hostile) trace costs bounded memory.
+TRACE_LINE_LIMIT = 16 << 20
+TRACE_EVENT_LIMIT = 100_000
 UNFINISHED = "unfinished"  # a job folder without score.json (running or interrupted)
 
 
@@ -173,7 +178,8 @@ def find_job_dirs(root: Path) -> dict[tuple[str, str, int], Path]:
     found = {}
     for seed_dir in sorted(root.glob("*/*/seed*")):
         match = SEED_DIR.match(seed_dir.name)
-        if match and seed_dir.is_dir():
+        hidden = seed_dir.relative_to(root).parts[0].startswith(".")  # e.g. jobs' scratch
+        if match and seed_dir.is_dir() and not hidden:
             found[(seed_dir.parent.parent.name, seed_dir.parent.name, int(match.group(1)))] = (
                 seed_dir
             )
@@ -288,8 +294,11 @@ def _jobs_frame(rows: list[dict[str, Any]], manifest: dict[str, Any]) -> pd.Data
     frame["descriptions"] = frame["descriptions"].where(
         frame["descriptions"].notna(), manifest.get("descriptions") or DEFAULT_DESCRIPTION_TIER
     )
-    if manifest.get("preset"):
-        frame["preset"] = frame["preset"].where(frame["preset"].notna(), manifest["preset"])
+    preset = manifest.get("preset")
+    if isinstance(preset, dict):  # the preset's settings, with its name
+        preset = preset.get("name")
+    if isinstance(preset, str) and preset:
+        frame["preset"] = frame["preset"].where(frame["preset"].notna(), preset)
     frame["status"] = frame["status"].fillna("failed").astype(str)
     for column in JOB_COLUMNS:
         if column in TEXT_COLUMNS:
@@ -338,22 +347,25 @@ def read_trace_events(
     tree_nodes: list[dict[str, Any]] = []
     calls = 0
     best = float("-inf")
-    bad_lines = 0
+    bad_lines = dropped = 0
     try:
-        handle = path.open(encoding="utf-8", errors="replace")
+        handle = path.open("rb")
     except OSError as exc:
         warnings.append(f"{label} cannot be read: {exc}")
         return [], []
     with handle:
-        for line in handle:
+        for line, whole in bounded_lines(handle, TRACE_LINE_LIMIT):
             # LLM records are the bulk of a trace; count them without decoding their messages.
-            if '"event": "llm"' in line[:80]:
+            if b'"event": "llm"' in line[:80]:
                 calls += 1
+                continue
+            if not whole:
+                bad_lines += 1
                 continue
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.decode("utf-8", errors="replace"))
             except ValueError:
                 bad_lines += 1
                 continue
@@ -363,6 +375,10 @@ def read_trace_events(
             event = record.get("event")
             if event == "llm":
                 calls += 1
+            elif event in ("evaluation", "node") and len(evaluations) + len(nodes) >= (
+                TRACE_EVENT_LIMIT
+            ):
+                dropped += 1
             elif event == "evaluation":
                 accuracy = _number(record.get("accuracy"))
                 spent = _number(record.get("llm_calls"))
@@ -384,12 +400,35 @@ def read_trace_events(
             elif event == "tree" and isinstance(record.get("nodes"), list):
                 tree_nodes = [
                     _node(n)
-                    for n in record["nodes"]
+                    for n in record["nodes"][:TRACE_EVENT_LIMIT]
                     if isinstance(n, dict) and n.get("action") in NODE_ACTIONS
                 ]
     if bad_lines:
-        warnings.append(f"{label}: skipped {bad_lines} line(s) that are not JSON objects")
+        warnings.append(
+            f"{label}: skipped {bad_lines} line(s) that are not JSON objects "
+            f"(or longer than {TRACE_LINE_LIMIT} bytes)"
+        )
+    if dropped:
+        warnings.append(
+            f"{label}: kept the first {TRACE_EVENT_LIMIT} events, {dropped} more left out"
+        )
     return evaluations, nodes or tree_nodes
+
+
+def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[bytes, bool]]:
+    """(line, whole) for each line of a binary file. A line longer than `limit` bytes yields only
+    its first `limit` bytes with whole=False; the rest is skipped in pieces, never held."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit:
+            yield line, True
+            continue
+        head, rest = line[:limit], line[limit:]
+        while rest and not rest.endswith(b"\n"):
+            rest = handle.readline(1 << 20)
+        yield head, False
 
 
 def _node(record: dict[str, Any]) -> dict[str, Any]:

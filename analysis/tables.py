@@ -383,11 +383,12 @@ def tree_table(run: Run) -> Table | None:
             rows.append(row)
     return Table(
         "tree_stats",
-        "Tree search: expanded nodes by action (GIF-MCTS)",
+        "Tree search: expanded nodes by action (GIF-MCTS; the method's own log)",
         columns,
         rows,
         [
-            "From the traces' node events; means over seeds. Buggy: the node's program raised. "
+            "From the traces' node events, which the method writes itself and the host does not "
+            "check; means over seeds. Buggy: the node's program raised. "
             "Depth counts edges from the root (a first program has depth 1).",
             *rename_note(envs),
         ],

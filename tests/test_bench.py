@@ -41,10 +41,13 @@ def bench_env(tmp_path: Path) -> dict[str, str]:
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """The run's result files (not the gateway log, the bench's lock or jobs' scratch folders)."""
     return {
         str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "gateway.jsonl"
+        if p.is_file()
+        and p.name not in ("gateway.jsonl", "bench.lock")
+        and ".scratch" not in p.relative_to(folder).parts
     }
 
 

@@ -21,6 +21,8 @@ from cwmb.runner import check_method, known_methods
 
 # Environments of `QUICK=1`: two cheap discrete ones and the cheapest continuous one.
 QUICK_ENVS = ["CliffWalking-v1", "CartPole-v1", "Pendulum-v1"]
+JOB_TIMEOUT_S = 4 * 3600  # wall clock of one job (the method's search), by default
+OUTPUT_QUOTA_BYTES = 1 << 30  # what one job may write into its output folder
 # The paper's budget is 50 LLM calls; the embedded model needs far less to show the pipeline.
 PAPER_BUDGET = 50
 DEFAULT_LOCAL_BUDGET = 3
@@ -46,6 +48,8 @@ class BenchConfig:
     retry_failed: bool = False
     notes: list[str] = field(default_factory=list)
     sampling: Sampling = field(default_factory=Sampling)
+    job_timeout_s: float = JOB_TIMEOUT_S
+    output_quota_bytes: int = OUTPUT_QUOTA_BYTES
 
     def matrix(self) -> list[tuple[str, str, int]]:
         return [(m, e, s) for m in self.methods for e in self.envs for s in range(self.seeds)]
@@ -53,7 +57,16 @@ class BenchConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that define a run's results (not how fast or how safely it is run)."""
         data = asdict(self)
-        for key in ("isolation", "cache", "jobs", "retry_failed", "notes", "planning_limit_s"):
+        for key in (
+            "isolation",
+            "cache",
+            "jobs",
+            "retry_failed",
+            "notes",
+            "planning_limit_s",
+            "job_timeout_s",
+            "output_quota_bytes",
+        ):
             data.pop(key)
         if self.descriptions == DEFAULT_DESCRIPTION_TIER:
             data.pop("descriptions")

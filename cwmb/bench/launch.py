@@ -2,18 +2,24 @@
 process.
 
 A job gets exactly these things from the host (`job_mounts`): the train split and the description
-of the run's tier (both read-only), its output folder, the folder holding its own LLM gateway socket (read-only: connecting needs
-no write access, replacing the socket would) and the methods folder (read-only); its environment holds only the gateway address,
-its token and the model id. No network, read-only root, no capabilities, an unprivileged user,
-memory/process limits. What the installation holds beyond that (reference programs and masks in
-any form, the simulators, the datasets: `cwmb.sandbox.job_view`) is blanked, unless the method
-declares the capability that grants it (`cwmb.capabilities`). Without Docker the same view is
-built for a local process by `cwmb.sandbox.job_confine`."""
+of the run's tier (both read-only), its output folder, the folder holding its own LLM gateway
+socket (read-only: connecting needs no write access, replacing the socket would) and the methods
+folder (read-only); its environment holds only the gateway address, its token and the model id.
+No network, read-only root, no capabilities, an unprivileged user, memory/process limits. What
+the installation holds beyond that (reference programs and masks in any form, the simulators, the
+datasets, every description file: `cwmb.sandbox.job_view`) is blanked, except what the method
+declares a capability for (`cwmb.capabilities`). Without Docker the same view is built for a local
+process by `cwmb.sandbox.job_confine`.
+
+The output folder is a scratch folder that the host reads as untrusted input after the job (see
+job_files.py). While the job runs, the host reads its output as a stream and keeps only the tail
+(Docker keeps no log), and stops it at its time limit or when its folder goes over quota."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import json
 import os
 import random
@@ -22,12 +28,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from cwmb.bench.config import OUTPUT_QUOTA_BYTES
+from cwmb.bench.job_files import folder_usage
 from cwmb.errors import CwmbError
 from cwmb.llm.job_server import SOCKET_NAME
 from cwmb.runner import METHODS_PATH_VARIABLE
@@ -57,13 +67,15 @@ class JobSpec:
     socket_dir: Path | None
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
+    output_quota_bytes: int = OUTPUT_QUOTA_BYTES  # the job is stopped when out_dir holds more
     capabilities: frozenset[str] = frozenset()  # what the method declares (cwmb.capabilities)
 
 
 @dataclass(frozen=True)
 class LaunchResult:
-    exit_code: int | None  # None: killed at the time limit
+    exit_code: int | None  # None: stopped by the host, see `stopped`
     output_tail: str
+    stopped: str | None = None  # why the host stopped the job ("time limit", "output over quota")
 
 
 class JobLauncher(Protocol):
@@ -121,14 +133,58 @@ def job_arguments(
     ]
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, kill: Callable[[], None]) -> LaunchResult:
+OUTPUT_TAIL_BYTES = 16 << 10  # of a job's stdout and stderr, the host keeps only this much
+OUTPUT_ENTRY_LIMIT = 20_000  # files and folders a job may create in its output folder
+WATCH_INTERVAL_S = 0.5
+PROBE_TIMEOUT_S = 60.0  # the process launcher's one trial run of its confinement
+
+
+def _keep_tail(stream: io.BufferedReader, tail: bytearray) -> None:
+    """Read `stream` to its end, keeping only its last OUTPUT_TAIL_BYTES in `tail`."""
+    for chunk in iter(lambda: stream.read1(1 << 16), b""):
+        tail += chunk
+        del tail[: max(0, len(tail) - OUTPUT_TAIL_BYTES)]
+
+
+def _over_quota(job: JobSpec) -> bool:
+    used, entries = folder_usage(job.out_dir, OUTPUT_ENTRY_LIMIT)
+    return used > job.output_quota_bytes or entries > OUTPUT_ENTRY_LIMIT
+
+
+def _wait(proc: subprocess.Popen[bytes], job: JobSpec, kill: Callable[[], None]) -> LaunchResult:
+    """Wait for the job, streaming its output (only the tail is kept) and stopping it at its time
+    limit or when its output folder goes over quota (checked every WATCH_INTERVAL_S)."""
+    assert proc.stdout is not None
+    tail = bytearray()
+    reader = threading.Thread(target=_keep_tail, args=(proc.stdout, tail), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + job.timeout_s
+    stopped = None
+    while proc.poll() is None and stopped is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, min(WATCH_INTERVAL_S, deadline - time.monotonic())))
+        if proc.returncode is not None:
+            break
+        if time.monotonic() >= deadline:
+            stopped = "time limit"
+        elif _over_quota(job):
+            stopped = "output over quota"
+    if stopped is not None:
+        kill()
+        proc.wait()
+    reader.join(timeout=10)  # a process that escaped the kill may hold the pipe open
+    text = bytes(tail).decode(errors="replace")[-4000:]
+    return LaunchResult(None if stopped else proc.returncode, text, stopped)
+
+
+def _probe_wait(proc: subprocess.Popen[bytes], kill: Callable[[], None]) -> LaunchResult:
     try:
-        output, _ = proc.communicate(timeout=timeout)
-        return LaunchResult(proc.returncode, output.decode(errors="replace")[-4000:])
+        output, _ = proc.communicate(timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         kill()
         output, _ = proc.communicate()
-        return LaunchResult(None, output.decode(errors="replace")[-4000:])
+        return LaunchResult(None, output.decode(errors="replace")[-4000:], "time limit")
+    return LaunchResult(proc.returncode, output.decode(errors="replace")[-4000:])
 
 
 def hide_host_process() -> None:
@@ -214,7 +270,8 @@ class ProcessLauncher:
                 os.killpg(proc.pid, signal.SIGKILL)
 
         try:
-            result = _wait(proc, job.timeout_s if job else 60.0, kill)
+            # The probe (no job) prints nothing and has a fixed time limit.
+            result = _probe_wait(proc, kill) if job is None else _wait(proc, job, kill)
         finally:
             kill()  # the helper's PID 1 dies with it, and the whole namespace with that
         return result, job_confine.read_report(report_r)
@@ -235,7 +292,8 @@ class ProcessLauncher:
         result, report = self._run_box(command, mounts, job, env)
         if report.get("features") != self.confinement.get("features"):
             note = f"[cwmb: this job was {job_confine.describe(report)}]\n"
-            result = LaunchResult(result.exit_code, (note + result.output_tail)[-4000:])
+            tail = (note + result.output_tail)[-4000:]
+            result = LaunchResult(result.exit_code, tail, result.stopped)
         return result
 
 
@@ -288,6 +346,7 @@ class DockerLauncher:
             "--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m",
             "--pids-limit", "512", "--cpus", str(self.cpus),
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--log-driver", "none",  # the host reads the output as a stream; nothing on disk
             "--user", self._user(job.out_dir), "--workdir", "/tmp",
             "--env-file", str(env_file),
         ]  # fmt: skip
@@ -337,7 +396,7 @@ class DockerLauncher:
                 )
 
             try:
-                return _wait(proc, job.timeout_s, kill)
+                return _wait(proc, job, kill)
             finally:
                 kill()
 

@@ -1,7 +1,9 @@
 """The results folder of a run: layout, job states, atomic writes, manifest and summary.csv.
 
 A job is finished when its `score.json` exists; it is written last and atomically, so a bench
-killed at any moment leaves either a finished job or a folder that the next run clears and redoes."""
+killed at any moment leaves either a finished job or a folder that the next run clears and redoes.
+Only the host writes the job folders: a running job writes into a scratch folder of its own under
+`.scratch/`, which the host reads as untrusted input (cwmb/bench/job_files.py) and then removes."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import csv
 import io
 import json
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cwmb.dataset import atomic_write_bytes
+
+SCRATCH_DIR = ".scratch"  # jobs' own output folders while they run
 
 SUMMARY_COLUMNS = [
     "method",
@@ -98,9 +103,27 @@ class RunFolder:
         path.mkdir(parents=True)
         return path
 
+    @property
+    def scratch_root(self) -> Path:
+        return self.root / SCRATCH_DIR
+
+    def new_scratch(self) -> Path:
+        """An empty folder that one job may write (and nothing else of the run)."""
+        self.scratch_root.mkdir(mode=0o755, exist_ok=True)
+        path = self.scratch_root / uuid.uuid4().hex
+        path.mkdir()
+        return path
+
+    def clear_scratch(self) -> None:
+        """Remove what jobs of an interrupted bench left behind (links are not followed)."""
+        if self.scratch_root.is_dir() and not self.scratch_root.is_symlink():
+            shutil.rmtree(self.scratch_root, ignore_errors=True)  # a straggler may still write
+
     def scores(self) -> list[dict[str, Any]]:
         found = []
         for path in sorted(self.root.glob("*/*/seed*/score.json")):
+            if path.relative_to(self.root).parts[0].startswith("."):
+                continue  # a job's scratch folder (or anything hidden) is never a result
             try:
                 found.append(json.loads(path.read_text()))
             except (OSError, json.JSONDecodeError):

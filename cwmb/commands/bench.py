@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from cwmb.bench.config import BenchConfig, default_budget, resolve_envs, resolve_methods
+from cwmb.bench.config import (
+    JOB_TIMEOUT_S,
+    OUTPUT_QUOTA_BYTES,
+    BenchConfig,
+    default_budget,
+    resolve_envs,
+    resolve_methods,
+)
 from cwmb.bench.run import Bench
 from cwmb.commands._common import add_descriptions_option
 from cwmb.errors import CwmbError
@@ -34,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     budget = args.budget if args.budget is not None else default_budget(model.id, args.quick)
     if budget < 1:
         raise CwmbError("--budget must be at least 1")
+    if not args.output_quota > 0:
+        raise CwmbError(f"--output-quota must be a positive number of MB, got {args.output_quota}")
+    if not args.job_timeout > 0:
+        raise CwmbError(
+            f"--job-timeout must be a positive number of seconds, got {args.job_timeout}"
+        )
     notes = []
     if model.is_local:
         notes.append(
@@ -63,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         descriptions=args.descriptions,
         retry_failed=args.retry_failed,
         planning_limit_s=args.planning_timeout,
+        job_timeout_s=args.job_timeout,
+        output_quota_bytes=int(args.output_quota * 2**20),
         notes=notes,
         sampling=sampling,
     )
@@ -128,6 +143,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=900.0,
         metavar="S",
         help="wall-clock seconds for planning with one program (slower: no return, N/A)",
+    )
+    parser.add_argument(
+        "--job-timeout",
+        type=float,
+        default=JOB_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"wall-clock seconds for one job's search (default {JOB_TIMEOUT_S}); a job still "
+        "running then is stopped and fails",
+    )
+    parser.add_argument(
+        "--output-quota",
+        type=float,
+        default=OUTPUT_QUOTA_BYTES / 2**20,
+        metavar="MB",
+        help=f"what one job may write into its output folder (default {OUTPUT_QUOTA_BYTES >> 20}); "
+        "a job that writes more is stopped and fails",
     )
     parser.add_argument("--retry-failed", action="store_true", help="rerun jobs that failed")
     parser.add_argument("--no-report", action="store_true", help="skip building the report")
