@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,10 +174,6 @@ def test_no_process_environment_in_reach_holds_the_api_key(bench: Bench) -> None
 def test_a_setsid_daemon_dies_with_its_job(bench: Bench) -> None:
     assert bench.probe("jobs_setsid_daemon")["daemon_pid"] > 0
     assert _host_processes_with(DAEMON_MARKER) == []
-    heartbeat = bench.job("jobs_setsid_daemon") / "daemon-heartbeat"
-    size = heartbeat.stat().st_size if heartbeat.exists() else 0
-    time.sleep(0.5)
-    assert (heartbeat.stat().st_size if heartbeat.exists() else 0) == size
 
 
 def test_process_jobs_say_how_they_were_confined(bench: Bench) -> None:

@@ -2,7 +2,7 @@
 writing into the output folder) after the job and the bench have ended.
 
 Expected: the daemon dies with the job: no process carrying its marker exists on the host after
-the bench, and its heartbeat file stops growing."""
+the bench."""
 
 import json
 import subprocess
