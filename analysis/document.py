@@ -55,7 +55,7 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Created", _text(m.get("created"))),
         ("Model", _text(m.get("model"))),
         ("Model endpoint", _text(m.get("model_base_url"))),
-        ("Methods", ", ".join(run.methods)),
+        ("Methods", ", ".join(map(run.method_label, run.methods))),
         ("Environments", ", ".join(run.envs)),
         ("Seeds", _text(m.get("seeds"), ", ".join(str(s) for s in sorted(jobs["seed"].unique())))),
         ("LLM budget per job", _text(m.get("budget"))),

@@ -47,6 +47,7 @@ class JobSpec:
     socket_dir: Path | None
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
+    method_args: tuple[str, ...] = ()  # KEY=VALUE options of the method
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def job_arguments(job: JobSpec, out: str, train: str, description: str) -> list[
         job.descriptions,
         "--description-file",
         description,
+        *(f"--method-arg={argument}" for argument in job.method_args),
     ]
 
 

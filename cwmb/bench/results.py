@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cwmb.dataset import atomic_write_bytes
+from cwmb.method_options import describe_values
 
 SUMMARY_COLUMNS = [
     "method",
@@ -21,6 +22,7 @@ SUMMARY_COLUMNS = [
     "kind",
     "seed",
     "descriptions",
+    "method_options",
     "status",
     "train_accuracy",
     "heldout_accuracy",
@@ -163,6 +165,7 @@ def summary_row(score: dict[str, Any]) -> dict[str, Any]:
             "error",
         )
     }
+    row["method_options"] = describe_values(score.get("method_options_changed") or {})
     row.update(split_columns(splits))
     row.update(
         return_mean=planning.get("mean"),

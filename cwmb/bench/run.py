@@ -108,6 +108,8 @@ def write_manifest(
             "envs": config.envs,
             "quick": config.quick,
             "descriptions": config.descriptions,
+            "method_options": {m: o.values for m, o in config.options.items()},
+            "method_options_changed": config.changed_options(),
             "cache_mode": config.cache,
             "notes": config.notes,
         }
@@ -202,6 +204,7 @@ class Bench:
         position: int,
     ) -> None:
         method, env_id, seed = job
+        options = self.config.options.get(method)
         spec = registry.get(env_id)
         description_path = spec.description_file(self.config.descriptions)
         out_dir = self.folder.prepare_job(method, env_id, seed)
@@ -232,6 +235,7 @@ class Bench:
                     socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
                     timeout_s=JOB_TIMEOUT_S,
                     methods_dir=methods_dir(),
+                    method_args=tuple(options.arguments()) if options else (),
                 )
             )
         job_s = time.perf_counter() - started
@@ -266,6 +270,8 @@ class Bench:
             "seed": seed,
             "descriptions": self.config.descriptions,
             "description_sha256": sha256_file(description_path),
+            "method_options": {} if options is None else options.values,
+            "method_options_changed": {} if options is None else options.changed,
             "status": "ok"
             if launched.exit_code == 0 and job_info.get("status") == "ok" and result.splits
             else "failed",

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from cwmb.bench.config import BenchConfig, default_budget, resolve_envs, resolve_methods
 from cwmb.bench.run import Bench
-from cwmb.commands._common import add_descriptions_option
+from cwmb.commands._common import add_descriptions_option, add_method_arg_option
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode
 from cwmb.llm.models import select_model
+from cwmb.method_options import for_methods
 from cwmb.llm.options import (
     add_cache_option,
     add_model_options,
@@ -47,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.preset != "paper":
         notes.append(f"planner preset {args.preset!r} (the paper's settings are preset 'paper')")
+    methods = resolve_methods(args.method)
+    options = for_methods(methods, args.method_arg)  # read from the sources, nothing imported
     config = BenchConfig(
-        methods=resolve_methods(args.method),
+        methods=methods,
         envs=resolve_envs(args.envs, args.quick),
         seeds=args.seeds,
         budget=budget,
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         planning_limit_s=args.planning_timeout,
         notes=notes,
         sampling=sampling,
+        options=options,
     )
     folder = Bench(config, args.out, args.run_id).run()
     print(f"results: {folder.root}")
@@ -84,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="M",
         help="method name (repeat for several)",
     )
+    add_method_arg_option(parser)
     parser.add_argument(
         "--envs", nargs="+", metavar="ENV", help="environments (default: all with datasets)"
     )
