@@ -1,5 +1,6 @@
-"""GIF-MCTS's Table 6 switches, driven through the scripted server: each ablation removes exactly
-its action type, and the same script without the switch does use it."""
+"""The methods' ablation options, driven through the scripted server: each GIF-MCTS switch of
+Table 6 removes exactly its action type (and the same script without it does use it); WorldCoder's
+sequential selection always refines the latest program, and its C shapes the priors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from methods_helpers import KindScript, fenced, make_task, marker_program
 
 import runners.gif_mcts as gif_mcts
 from cwmb.llm.client import LlmClient
+from runners import worldcoder
 from runners.gif_mcts.tree import FIX, GENERATE, IMPROVE
 
 ENV = "CartPole-v1"
@@ -103,3 +105,29 @@ def test_the_constants_reach_the_search(scripted_llm, client):
     task.options = gif_mcts.Options(allow_improve=False)
     gif_mcts.run(task)
     assert [e["purpose"] for e in task.trace.events("llm")] == [GENERATE] * 3
+
+
+def test_worldcoder_sequential_selection_refines_the_latest_program(scripted_llm, client):
+    # Early programs score high, later ones low: Thompson sampling goes back to the early ones.
+    scores = iter([0.8, 0.1, 0.15, 0.1, 0.12, 0.1, 0.11, 0.1, 0.1])
+    script = {"improve": lambda m: fenced(marker_program(next(scores)))}
+
+    def parents(options):
+        scripted_llm.script(KindScript(generate=answers(0.7), **script))
+        task = make_task(ENV, client, 8, seed=3)
+        task.options = options
+        worldcoder.run(task)
+        return [e["parent"] for e in task.trace.events("refined")], task
+
+    thompson, _ = parents(worldcoder.Options())
+    assert thompson != list(range(len(thompson)))
+    scores = iter([0.8, 0.1, 0.15, 0.1, 0.12, 0.1, 0.11, 0.1, 0.1])
+    script = {"improve": lambda m: fenced(marker_program(next(scores)))}
+    sequential, task = parents(worldcoder.Options(selection="sequential"))
+    assert sequential == list(range(7))
+    # C = 2: a program of credit r enters with Beta(1 + 2r, 1 + 2(1 - r)).
+    scripted_llm.script(KindScript(generate=answers(0.5), improve=answers(0.5)))
+    task = make_task(ENV, client, 2, seed=0)
+    task.options = worldcoder.Options(exploration=2.0)
+    worldcoder.run(task)
+    assert task.trace.events("refined")[0]["posterior"][1] == pytest.approx([2.0, 2.0])
