@@ -110,9 +110,7 @@ def ablation_document(parent: Path, runs: list[Run]) -> Document:
             "These runs used the embedded default model, a small base model: the table shows "
             "that the ablation runs, not what the variants achieve with a real model.",
         )
-    text = [
-        "Each run's own report (its per-environment tables and figures) is in <run>/report/."
-    ]
+    text = ["Each run's own report (its per-environment tables and figures) is in <run>/report/."]
     sections = [
         Section("ablation", "Ablation", text, [ablation_table(runs)]),
         Section("paper", "The paper's numbers", [], [paper_table6()]),

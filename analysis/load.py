@@ -24,7 +24,16 @@ from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 # Columns the loader adds to the summary's: the job's budget and planner preset.
 EXTRA_COLUMNS = ["budget", "preset"]
 JOB_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
-TEXT_COLUMNS = {"method", "env", "kind", "descriptions", "method_options", "status", "error", "preset"}
+TEXT_COLUMNS = {
+    "method",
+    "env",
+    "kind",
+    "descriptions",
+    "method_options",
+    "status",
+    "error",
+    "preset",
+}
 BOOL_COLUMNS = {"train_solved", "heldout_solved"}
 
 EVALUATION_COLUMNS = [

@@ -95,9 +95,7 @@ def options_of_source(source: str, origin: str) -> list[OptionSpec] | None:
     except SyntaxError as exc:
         raise CwmbError(f"{origin} cannot be parsed: {exc}") from exc
     found = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.ClassDef) and node.name == OPTIONS_CLASS
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == OPTIONS_CLASS
     ]
     if not found:
         return None
@@ -126,8 +124,10 @@ def _annotation(node: ast.expr, where: str) -> tuple[str, tuple[str, ...] | None
         return node.id, None
     if isinstance(node, ast.Subscript) and ast.unparse(node.value).endswith("Literal"):
         elements = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        choices = [e.value for e in elements if isinstance(e, ast.Constant)]
-        if len(choices) == len(elements) and all(isinstance(c, str) for c in choices):
+        choices = [
+            e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str)
+        ]
+        if choices and len(choices) == len(elements):
             return "str", tuple(choices)
     raise CwmbError(
         f"{where}: type {ast.unparse(node)} is not one of int, float, bool, str, Literal[str...]"
@@ -213,7 +213,9 @@ def resolve(
     unknown = sorted(set(given) - set(by_name))
     if unknown:
         known = "; ".join(spec.describe() for spec in specs) or "none"
-        raise CwmbError(f"method {method!r} has no option {', '.join(unknown)}; its options: {known}")
+        raise CwmbError(
+            f"method {method!r} has no option {', '.join(unknown)}; its options: {known}"
+        )
     return {
         spec.name: spec.parse(given[spec.name], method) if spec.name in given else spec.default
         for spec in specs

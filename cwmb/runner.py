@@ -433,13 +433,10 @@ def method_file(method: str) -> Path | None:
     check_method(method)
     if method in _builtin_methods():
         package = importlib.import_module(RUNNERS_PACKAGE)
-        for folder in package.__path__:
-            found = _module_file(Path(folder), method)
-            if found is not None:
-                return found
-        return None
-    folder = methods_dir()
-    return None if folder is None else _module_file(folder, method)
+        found = (_module_file(Path(entry), method) for entry in package.__path__)
+        return next((path for path in found if path is not None), None)
+    external = methods_dir()
+    return None if external is None else _module_file(external, method)
 
 
 def _load_external(folder: Path, method: str) -> ModuleType:

@@ -31,6 +31,7 @@ import numpy as np
 
 from cwmb.runner import Evaluation, Task
 
+
 @dataclass(frozen=True)
 class Options:
     exploration: float = 5.0  # C: how strongly a program's credit shapes its Beta prior

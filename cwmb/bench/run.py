@@ -3,7 +3,7 @@
 
 Resume: finished jobs (score.json present) are skipped; anything else is cleared and redone from
 scratch; LLM calls a redone job already made come back from the cache. A folder is never resumed
-with another description tier than the one it was started with."""
+with another description tier or other method options than the ones it was started with."""
 
 from __future__ import annotations
 
@@ -117,21 +117,36 @@ def write_manifest(
     write_json(folder.manifest_path, manifest)
 
 
-def check_same_tier(folder: RunFolder, config: BenchConfig) -> None:
-    """Refuse to resume a folder started with another description tier (runs from before tiers
-    existed used the standard one)."""
+def _started_with(folder: RunFolder) -> dict[str, Any] | None:
+    """The manifest of a run already started in `folder` (None for a new folder)."""
     if not folder.manifest_path.is_file():
-        return
+        return None
     try:
-        started = json.loads(folder.manifest_path.read_text()).get(
-            "descriptions", registry.DEFAULT_DESCRIPTION_TIER
-        )
-    except (OSError, ValueError, AttributeError) as exc:
+        manifest = json.loads(folder.manifest_path.read_text())
+    except (OSError, ValueError) as exc:
         raise CwmbError(f"cannot read {folder.manifest_path}: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise CwmbError(f"{folder.manifest_path} is not a JSON object")
+    return manifest
+
+
+def check_same_settings(folder: RunFolder, config: BenchConfig) -> None:
+    """Refuse to resume a folder started with another description tier (runs from before tiers
+    existed used the standard one) or other method options (before options: the defaults)."""
+    manifest = _started_with(folder)
+    if manifest is None:
+        return
+    started = manifest.get("descriptions", registry.DEFAULT_DESCRIPTION_TIER)
     if started != config.descriptions:
         raise CwmbError(
             f"{folder.root} holds a run with {started} descriptions; it cannot be resumed with "
             f"--descriptions {config.descriptions} (choose another --run-id)"
+        )
+    options = manifest.get("method_options_changed") or {}
+    if options != json_ready(config.changed_options()):
+        raise CwmbError(
+            f"{folder.root} holds a run with other method options ({options or 'the defaults'});"
+            " it cannot be resumed with these (choose another --run-id)"
         )
 
 
@@ -151,7 +166,7 @@ class Bench:
 
     def run(self) -> RunFolder:
         config = self.config
-        check_same_tier(self.folder, config)
+        check_same_settings(self.folder, config)
         self.folder.root.mkdir(parents=True, exist_ok=True)
         launcher = get_launcher(config.isolation)
         executor = get_executor(config.isolation, quiet=True)

@@ -12,13 +12,13 @@ from cwmb.commands._common import add_descriptions_option, add_method_arg_option
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode
 from cwmb.llm.models import select_model
-from cwmb.method_options import for_methods
 from cwmb.llm.options import (
     add_cache_option,
     add_model_options,
     add_sampling_options,
     sampling_from_args,
 )
+from cwmb.method_options import for_methods
 from cwmb.planning.presets import DEFAULT_PRESET, PRESETS, get_preset
 from cwmb.sandbox.select import BACKENDS
 
