@@ -46,28 +46,29 @@ def search(scripted_llm, client, options: gif_mcts.Options, **script):
     return searcher, Counter(n.action for n in searcher.nodes[1:])
 
 
-def test_without_improve_no_improve_node_appears(scripted_llm, client):
-    # Improve answers score higher: the full search prefers them.
-    script = {"generate": answers(0.2, 0.3), "improve": answers(0.6, 0.7)}
+@pytest.mark.parametrize(
+    ("options", "removed", "kept", "script"),
+    [
+        # Improve answers score higher: the full search prefers them.
+        (gif_mcts.Options(allow_improve=False), IMPROVE, GENERATE,
+         {"generate": answers(0.2, 0.3), "improve": answers(0.6, 0.7)}),
+        # Generate answers score higher: the full search generates more than once.
+        (gif_mcts.Options(allow_generate=False), GENERATE, IMPROVE,
+         {"generate": answers(0.6, 0.7), "improve": answers(0.2, 0.3)}),
+    ],
+)  # fmt: skip
+def test_a_switched_off_action_is_never_expanded(
+    scripted_llm, client, options, removed, kept, script
+):
     _, full = search(scripted_llm, client, gif_mcts.Options(), **script)
-    assert full[IMPROVE] > 0
-    searcher, ablated = search(
-        scripted_llm, client, gif_mcts.Options(allow_improve=False), **script
-    )
-    assert ablated[IMPROVE] == 0 and ablated[GENERATE] == BUDGET
-    assert all(IMPROVE not in n.untried for n in searcher.nodes)
-
-
-def test_without_generate_the_roots_first_generate_is_the_only_one(scripted_llm, client):
-    script = {"generate": answers(0.6, 0.7), "improve": answers(0.2, 0.3)}
-    _, full = search(scripted_llm, client, gif_mcts.Options(), **script)
-    assert full[GENERATE] > 1
-    searcher, ablated = search(
-        scripted_llm, client, gif_mcts.Options(allow_generate=False), **script
-    )
-    assert ablated[GENERATE] == 1 and ablated[IMPROVE] == BUDGET - 1
-    assert searcher.root.untried == [] and len(searcher.root.children) == 1
-    assert all(GENERATE not in n.untried for n in searcher.nodes)
+    assert full[removed] > (1 if removed == GENERATE else 0)
+    searcher, ablated = search(scripted_llm, client, options, **script)
+    # Without generate, the root's first generate is still there (nothing to improve before).
+    expected = {IMPROVE: {}, GENERATE: {GENERATE: 1, IMPROVE: BUDGET - 1}}[removed]
+    assert dict(ablated) == (expected or {kept: BUDGET})
+    assert all(removed not in n.untried for n in searcher.nodes)
+    if removed == GENERATE:
+        assert searcher.root.untried == [] and len(searcher.root.children) == 1
 
 
 def test_without_fixes_a_program_that_raises_is_a_dead_end(scripted_llm, client):

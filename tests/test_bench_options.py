@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from llm_server import code_reply
+from methods_helpers import methods_folder
 from results_synthetic import score
 
-from cwmb import cli, runner
+from cwmb import cli
 
 ENV = "CliffWalking-v1"
 # Runs, but every step says the episode goes on and costs 1: wrong on some transitions, so an
@@ -77,6 +78,11 @@ def test_an_ablation_bench_runs_without_improve_and_records_the_option(scripted_
     assert scored["job"]["method_options"]["allow_improve"] is False  # what the job applied
     (row,) = csv.DictReader((run / "summary.csv").open())
     assert row["method_options"] == "allow_improve=false"
+    # The report names the variant wherever it names the method.
+    assert cli.main(["report", str(run)]) == 0
+    report = (run / "report" / "report.md").read_text()
+    assert "| gif-mcts (allow_improve=false) |" in report
+    assert "Per-environment results: gif-mcts (allow_improve=false)" in report
 
 
 def run_bench(tmp_path: Path, *extra: str, method: str = "gif-mcts") -> subprocess.CompletedProcess:
@@ -108,15 +114,13 @@ def test_option_errors_are_one_line_and_a_non_zero_exit(tmp_path, method, argume
 
 
 def test_the_host_never_imports_a_method_to_check_its_options(tmp_path, monkeypatch):
-    folder = tmp_path / "methods"
-    folder.mkdir()
-    (folder / "loud.py").write_text(
+    loud = (
         "from dataclasses import dataclass\nfrom pathlib import Path\n"
         "Path(__file__).with_name('imported-on-host').write_text('x')\n\n"
         "@dataclass\nclass Options:\n    depth: int = 1\n\n"
         "def run(task):\n    return ''\n"
     )
-    monkeypatch.setenv(runner.METHODS_PATH_VARIABLE, str(folder))
+    folder = methods_folder(tmp_path / "methods", monkeypatch, {"loud.py": loud})
     result = run_bench(tmp_path, "--method-arg", "depth=deep", method="loud")
     assert result.returncode == 2 and "option depth takes an int" in result.stderr
     assert not (folder / "imported-on-host").exists()

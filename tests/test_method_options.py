@@ -4,10 +4,13 @@ them with one clear error per mistake, and carried into the run id."""
 from __future__ import annotations
 
 import pytest
+from methods_helpers import methods_folder
 
 from cwmb import method_options as mo
 from cwmb import runner
 from cwmb.bench.config import BenchConfig
+from cwmb.bench.results import RunFolder, write_json
+from cwmb.bench.run import check_same_settings
 from cwmb.errors import CwmbError
 
 # A method whose import leaves a mark, with options of every kind.
@@ -35,12 +38,8 @@ def run(task):
 
 @pytest.fixture()
 def methods(tmp_path, monkeypatch):
-    folder = tmp_path / "methods"
-    folder.mkdir()
-    (folder / "loud.py").write_text(LOUD_WITH_OPTIONS)
-    (folder / "plain.py").write_text("def run(task):\n    return ''\n")
-    monkeypatch.setenv(runner.METHODS_PATH_VARIABLE, str(folder))
-    return folder
+    files = {"loud.py": LOUD_WITH_OPTIONS, "plain.py": "def run(task):\n    return ''\n"}
+    return methods_folder(tmp_path / "methods", monkeypatch, files)
 
 
 def _shape(specs):
@@ -159,3 +158,12 @@ def test_the_job_rejects_options_its_method_class_refuses():
     with pytest.raises(CwmbError, match="at least one of allow_generate and allow_improve"):
         mo.instantiate("gif-mcts", gif_mcts.Options, values)
     assert mo.instantiate("null", None, {}) is None
+
+
+def test_a_run_is_not_resumed_with_other_options(tmp_path):
+    folder = RunFolder(tmp_path / "run")
+    folder.root.mkdir()
+    write_json(folder.manifest_path, {"method_options_changed": {"gif-mcts": {"max_fixes": 0}}})
+    check_same_settings(folder, _config(mo.for_methods(["gif-mcts"], ["max_fixes=0"])))
+    with pytest.raises(CwmbError, match="holds a run with other method options"):
+        check_same_settings(folder, _config(mo.for_methods(["gif-mcts"], [])))
