@@ -40,7 +40,7 @@ import numpy as np
 from cwmb import prompts
 from cwmb.dataset import Transitions
 from cwmb.errors import CwmbError
-from cwmb.evaluation import predict, program_formats
+from cwmb.evaluation import open_program, predict
 from cwmb.formatting import format_program
 from cwmb.llm.errors import BudgetExhausted, LlmError
 from cwmb.program_parser import extract_program
@@ -130,7 +130,7 @@ class SandboxEvaluator:
 
     def __call__(self, program: str) -> Evaluation:
         try:
-            with self.executor.open(program, program_formats(self.spec), self.limits) as session:
+            with open_program(self.executor, self.spec, program, self.limits) as session:
                 split = score(self.spec, self.data, predict(session, self.data))
         except SandboxError as exc:
             split = failed(self.data, str(exc))

@@ -106,7 +106,7 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
 def _gif_job(tmp_path, name, gateway, token):
     config = job.JobConfig(
         method="gif-mcts", env_id=ENV, seed=7, budget=6, out=tmp_path / name,
-        llm_url=gateway.url, llm_token=token, model="openai/scripted",
+        llm_url=gateway.url("gif-mcts/CW/seed7"), llm_token=token, model="openai/scripted",
     )  # fmt: skip
     result = job.run_job(config)
     tree = [r for r in read_trace(config.out / "trace.jsonl") if r["event"] == "tree"][-1]
@@ -164,7 +164,8 @@ def test_a_job_process_takes_the_gateway_from_its_environment(tmp_path, scripted
     scripted_llm.script(lambda body: fenced(WRONG_STEP))
     with Gateway(spec, tcp=True, host_env={}) as gw:
         token = gw.add_job("zero-shot/CW/seed0", 1)
-        env = job_environment(token, spec.id, url=gw.url, host_env={"PATH": os.environ["PATH"]})
+        url = gw.url("zero-shot/CW/seed0")
+        env = job_environment(token, spec.id, url=url, host_env={"PATH": os.environ["PATH"]})
         out = tmp_path / "job"
         done = subprocess.run(
             [sys.executable, "-m", "cwmb.cli", "job", "--method", "zero-shot", "--env", ENV,

@@ -1,11 +1,11 @@
 """Starting one job — `cwmb job` — in a container from the project image, or as a local process.
 
 A job container gets exactly four things from the host: the train split and the description of
-the run's tier (both read-only), its output folder, and the folder holding the LLM gateway's Unix
-socket; its environment holds only the gateway address, its token and the model id. No network,
-read-only root, no capabilities, an unprivileged user, memory/process/CPU limits. The reference
-programs and every description file in the image are blanked for every method except `oracle`,
-whose whole point is to return the reference."""
+the run's tier (both read-only), its output folder, and the folder holding its own LLM gateway
+socket (read-only); its environment holds only the gateway address, its token and the model id.
+No network, read-only root, no capabilities, an unprivileged user, memory/process/CPU limits. The
+reference programs and every description file in the image are blanked for every method except
+`oracle`, whose whole point is to return the reference."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from cwmb.errors import CwmbError
+from cwmb.llm.job_server import SOCKET_NAME
 from cwmb.runner import METHODS_PATH_VARIABLE
 from cwmb.sandbox import docker_backend
 
@@ -186,7 +187,8 @@ class DockerLauncher:
             "--volume", f"{job.out_dir.resolve()}:/out:rw",
         ]  # fmt: skip
         if job.socket_dir is not None:
-            args += ["--volume", f"{job.socket_dir}:{JOB_SOCKET_DIR}:rw"]
+            # Read-only: connecting needs no write access, replacing the socket would.
+            args += ["--volume", f"{job.socket_dir}:{JOB_SOCKET_DIR}:ro"]
         if job.methods_dir is not None:
             args += ["--volume", f"{job.methods_dir.resolve()}:{JOB_METHODS_DIR}:ro"]
         if job.method != "oracle":
@@ -207,7 +209,7 @@ class DockerLauncher:
 
     def run(self, job: JobSpec) -> LaunchResult:
         name = f"cwmb-job-{uuid.uuid4().hex[:12]}"
-        socket = f"{JOB_SOCKET_DIR}/llm.sock" if job.socket_dir is not None else None
+        socket = f"{JOB_SOCKET_DIR}/{SOCKET_NAME}" if job.socket_dir is not None else None
         with tempfile.TemporaryDirectory(prefix="cwmb-jobenv-") as tmp:
             env_file = Path(tmp) / "env"  # the token travels in a 0600 file, not on a command line
             env = {k: v for k, v in job.job_env(socket).items() if k != "PATH"}

@@ -44,8 +44,9 @@ JOB_TIMEOUT_S = 4 * 3600
 
 
 @contextlib.contextmanager
-def _poll_llm_calls(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
-    """Keep a job's progress bar at the number of LLM calls it has made so far."""
+def _llm_session(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
+    """For as long as a job runs, keep its progress bar at the number of LLM calls it has made so
+    far; when it ends, so do its gateway token and socket."""
     stop = threading.Event()
 
     def poll() -> None:
@@ -61,6 +62,7 @@ def _poll_llm_calls(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+        gateway.end_job(job_id)
 
 
 def git_commit() -> str | None:
@@ -193,8 +195,6 @@ class Bench:
                 log_path=self.folder.root / "gateway.jsonl",
                 sampling=config.sampling,
             ) as gateway:
-                if gateway.socket_path is not None:
-                    gateway.socket_path.parent.chmod(0o755)  # reachable from job containers
                 bar = tqdm(
                     total=total, initial=total - len(todo), desc="jobs", unit="job", position=0
                 )
@@ -233,7 +233,7 @@ class Bench:
             leave=False,
         )
         started = time.perf_counter()
-        with _poll_llm_calls(gateway, job_id, status):
+        with _llm_session(gateway, job_id, status):
             launched = launcher.run(
                 JobSpec(
                     method=method,
@@ -247,7 +247,7 @@ class Bench:
                     job_env=lambda socket: gateway.job_environment(
                         token, socket_path_in_job=socket
                     ),
-                    socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
+                    socket_dir=gateway.socket_dir(job_id),
                     timeout_s=JOB_TIMEOUT_S,
                     methods_dir=methods_dir(),
                     method_args=tuple(options.arguments()) if options else (),
