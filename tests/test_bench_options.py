@@ -35,10 +35,10 @@ class Environment:
 """
 
 
-def bench_command(base_url: str, out: Path, *extra: str) -> list[str]:
+def bench_command(base_url: str, out: Path, isolation: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "cwmb.cli", "bench", "--method", "gif-mcts",
             "--model", "openai/scripted", "--model-base-url", base_url, "--budget", "4",
-            "--episodes", "1", "--envs", ENV, "--isolation", "process", "--out", str(out),
+            "--episodes", "1", "--envs", ENV, "--isolation", isolation, "--out", str(out),
             "--no-report", *extra]  # fmt: skip
 
 
@@ -51,7 +51,10 @@ def purposes(trace: Path) -> list[str]:
     return [r["purpose"] for r in records if r["event"] == "llm"]
 
 
-def test_an_ablation_bench_runs_without_improve_and_records_the_option(scripted_llm, tmp_path):
+@pytest.mark.parametrize("isolation", ["process", pytest.param("docker", marks=pytest.mark.docker)])
+def test_an_ablation_bench_runs_without_improve_and_records_the_option(
+    scripted_llm, tmp_path, isolation
+):
     scripted_llm.script(lambda request: code_reply(WRONG))
     # The same job with the default options does improve (so the switch is what removes it).
     full = tmp_path / "full-job"
@@ -61,7 +64,9 @@ def test_an_ablation_bench_runs_without_improve_and_records_the_option(scripted_
     assert "improve" in purposes(full / "trace.jsonl")
 
     result = subprocess.run(
-        bench_command(scripted_llm.base_url, tmp_path, "--method-arg", "allow_improve=false"),
+        bench_command(
+            scripted_llm.base_url, tmp_path, isolation, "--method-arg", "allow_improve=false"
+        ),
         env=bench_env(tmp_path), capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
