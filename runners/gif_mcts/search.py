@@ -33,8 +33,7 @@ Rules:
 - The best program is the rollout with the highest credit; at equal credit the first stays.
 - Ablations (Table 6; options in __init__.py): without generate, the root's first generate is
   the only one (no new generate replaces it) and other nodes start with improve only; without
-  improve, nodes start with generate only; with f=0 a buggy node has no action and value 0. If
-  no action is left anywhere in the tree the search stops early.
+  improve, nodes start with generate only; with f=0 a buggy node has no action and value 0.
 - Candidates are formatted with autopep8 before they are scored, and the formatted text is the
   rollout (see `cwmb.runner`); partial programs are cut from the unformatted answer, as theirs.
 
@@ -52,6 +51,9 @@ Differences from the authors' code, kept on purpose:
   selection can stop at an already expanded terminal child and then re-runs that action from the
   parent, overwriting the node; here the parent's untried action of that type plays that part.
 - Ties are broken with the job's seeded generator instead of numpy's global one.
+- A tree with no action left (possible only with allow_generate=false) ends the search early,
+  with the budget unspent; their selection would descend into a node with no children and fail
+  on the maximum of its empty list of scores.
 The trace gets one "node" record per expansion and a final "tree" record."""
 
 from __future__ import annotations
