@@ -167,3 +167,24 @@ def test_a_run_is_not_resumed_with_other_options(tmp_path):
     check_same_settings(folder, _config(mo.for_methods(["gif-mcts"], ["max_fixes=0"])))
     with pytest.raises(CwmbError, match="holds a run with other method options"):
         check_same_settings(folder, _config(mo.for_methods(["gif-mcts"], [])))
+
+
+def test_entry_point_methods_get_their_keys_unchecked_and_the_job_checks_them(monkeypatch):
+    import importlib.metadata
+
+    point = importlib.metadata.EntryPoint(
+        name="external-wc", value="runners.worldcoder:run", group=runner.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(runner, "_entry_points", lambda: {point.name: point})
+    # The host cannot read another distribution's source: the keys go to the job as given.
+    options = mo.for_methods(["external-wc"], ["selection=sequential", "nope=1"])
+    assert not options["external-wc"].checked
+    assert options["external-wc"].arguments() == ["nope=1", "selection=sequential"]
+    # The job loads the entry point's module, finds its Options and checks them there.
+    loaded = runner.load_method("external-wc")
+    specs = mo.options_of_class(loaded.options_class)
+    assert (
+        mo.resolve("external-wc", specs, {"selection": "sequential"})["selection"] == "sequential"
+    )
+    with pytest.raises(CwmbError, match="has no option nope"):
+        mo.resolve("external-wc", specs, {"nope": "1"})
