@@ -58,6 +58,7 @@ class JobSpec:
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
     output_quota_bytes: int = OUTPUT_QUOTA_BYTES  # the job is stopped when out_dir holds more
+    method_args: tuple[str, ...] = ()  # KEY=VALUE options of the method
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def job_arguments(job: JobSpec, out: str, train: str, description: str) -> list[
         job.descriptions,
         "--description-file",
         description,
+        *(f"--method-arg={argument}" for argument in job.method_args),
     ]
 
 
