@@ -55,7 +55,8 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Created", _text(m.get("created"))),
         ("Model", _text(m.get("model"))),
         ("Model endpoint", _text(m.get("model_base_url"))),
-        ("Methods", ", ".join(run.methods)),
+        ("Methods", ", ".join(map(run.method_label, run.methods))),
+        ("Method options", _method_options_text(m.get("method_options"))),
         ("Environments", ", ".join(run.envs)),
         ("Seeds", _text(m.get("seeds"), ", ".join(str(s) for s in sorted(jobs["seed"].unique())))),
         ("LLM budget per job", _text(m.get("budget"))),
@@ -98,6 +99,13 @@ def _capability_alerts(run: Run) -> list[str]:
         for method, names in declared.items()
         if names
     ]
+
+
+def _method_options_text(options: Any) -> str:
+    """Every option of every method that has options (the manifest's `method_options`)."""
+    if not isinstance(options, dict):
+        return _text(None)
+    return _text({method: values for method, values in options.items() if values})
 
 
 def _preset_text(run: Run) -> str:

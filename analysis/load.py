@@ -19,12 +19,22 @@ import pandas as pd
 
 from cwmb.bench.results import SUMMARY_COLUMNS, split_columns
 from cwmb.errors import CwmbError
+from cwmb.method_options import describe_values
 from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 
 # Columns the loader adds to the summary's: the job's budget and planner preset.
 EXTRA_COLUMNS = ["budget", "preset"]
 JOB_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
-TEXT_COLUMNS = {"method", "env", "kind", "descriptions", "status", "error", "preset"}
+TEXT_COLUMNS = {
+    "method",
+    "env",
+    "kind",
+    "descriptions",
+    "method_options",
+    "status",
+    "error",
+    "preset",
+}
 BOOL_COLUMNS = {"train_solved", "heldout_solved"}
 
 EVALUATION_COLUMNS = [
@@ -80,6 +90,20 @@ class Run:
     def methods(self) -> list[str]:
         """Methods in the manifest's order, then any others found in the folder."""
         return _ordered(self.manifest.get("methods") or [], self.jobs["method"])
+
+    def method_options(self, method: str) -> str:
+        """The options of `method` that differ from its defaults, as `key=value,...` ("" for
+        none): from the manifest, else from the jobs."""
+        changed = (self.manifest.get("method_options_changed") or {}).get(method)
+        if isinstance(changed, dict):
+            return describe_values(changed)
+        found = self.jobs.loc[self.jobs["method"] == method, "method_options"].dropna()
+        return str(found.iloc[0]) if len(found) else ""
+
+    def method_label(self, method: str) -> str:
+        """How tables name `method`: with its non-default options, e.g. `gif-mcts (max_fixes=0)`."""
+        options = self.method_options(method)
+        return f"{method} ({options})" if options else method
 
     @property
     def envs(self) -> list[str]:
@@ -220,6 +244,7 @@ def score_row(score: dict[str, Any]) -> dict[str, Any]:
         "kind": score.get("kind"),
         "seed": score.get("seed"),
         "descriptions": score.get("descriptions"),
+        "method_options": describe_values(score.get("method_options_changed") or {}),
         "status": score.get("status"),
         "error": score.get("error"),
         "budget": score.get("budget"),

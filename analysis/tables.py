@@ -93,7 +93,7 @@ def summary_table(run: Run) -> Table:
         jobs = run.jobs[run.jobs["method"] == method]
         scored = jobs["train_accuracy"].notna().sum()
         row = [
-            method,
+            run.method_label(method),
             _budget(jobs),
             str(jobs["seed"].nunique()),
             f"{scored}/{len(jobs)}",
@@ -225,7 +225,8 @@ def per_env_table(run: Run, method: str) -> Table:
         )
     notes.append(PAPER_MODE_NOTE)
     notes += rename_note(envs)
-    return Table(f"per_env_{method}", f"Per-environment results: {method}", columns, rows, notes)
+    title = f"Per-environment results: {run.method_label(method)}"
+    return Table(f"per_env_{method}", title, columns, rows, notes)
 
 
 def _returns_mean_std(values: pd.Series) -> str:
@@ -246,7 +247,11 @@ def comparison_table(run: Run, metric: str, title: str, key: str) -> Table:
             row.append(mean_std(jobs[metric]) if not jobs.empty else MISSING)
         rows.append(row)
     return Table(
-        key, title, ["Environment", *run.methods], rows, [EXCLUSION_NOTE, *rename_note(envs)]
+        key,
+        title,
+        ["Environment", *map(run.method_label, run.methods)],
+        rows,
+        [EXCLUSION_NOTE, *rename_note(envs)],
     )
 
 

@@ -4,7 +4,8 @@ A method module may say, at its top level,
 
     CAPABILITIES = {"references"}
 
-The host reads that line from the module's syntax tree, so no code of the method runs on the host.
+The host reads that line from the module's syntax tree, so no code of the method runs on the host
+(a method registered through an entry point has no module the host reads: it declares nothing).
 Each capability widens what the method's job container (or confined process) can see, and every
 run records it (manifest, score.json, summary.csv, report), so a number obtained with it is never
 mistaken for a fair one. Known capabilities:

@@ -227,6 +227,7 @@ class Task:
     trace: TraceWriter
     seed: int = 0
     log: Callable[[str], None] = field(default=lambda message: None)
+    options: Any = None  # the method's `Options` instance (cwmb.method_options), if it has any
     best_program: str | None = None
     best_evaluation: Evaluation | None = None
     _evaluations: dict[str, Evaluation] = field(default_factory=dict, repr=False)
@@ -375,27 +376,6 @@ def _module_file(folder: Path, method: str) -> Path | None:
     return None
 
 
-def method_file(method: str) -> Path | None:
-    """The source file that defines METHOD (a module, or a package's __init__.py), found without
-    importing it; None when the method comes from an entry point that cannot be located."""
-    spec = importlib.util.find_spec(RUNNERS_PACKAGE)  # a top-level name: nothing is executed
-    for folder in [*(spec.submodule_search_locations or [] if spec else []), methods_dir()]:
-        if folder is not None and (path := _module_file(Path(folder), method)):
-            return path
-    entry = _entry_points().get(method) or _entry_points().get(module_name(method))
-    if entry is None:
-        return None
-    parts = entry.module.split(".")
-    for root in sys.path:
-        for candidate in (
-            Path(root, *parts).with_suffix(".py"),
-            Path(root, *parts, "__init__.py"),
-        ):
-            if root and candidate.is_file():
-                return candidate
-    return None
-
-
 def _builtin_methods() -> set[str]:
     try:
         package = importlib.import_module(RUNNERS_PACKAGE)
@@ -447,6 +427,18 @@ def check_method(method: str) -> None:
     raise CwmbError(f"unknown method {method!r}; known methods: {known}")
 
 
+def method_file(method: str) -> Path | None:
+    """The top-level module file of METHOD (where its `Options` are declared), found without
+    importing it; None for an entry-point method."""
+    check_method(method)
+    if method in _builtin_methods():
+        package = importlib.import_module(RUNNERS_PACKAGE)
+        found = (_module_file(Path(entry), method) for entry in package.__path__)
+        return next((path for path in found if path is not None), None)
+    external = methods_dir()
+    return None if external is None else _module_file(external, method)
+
+
 def _load_external(folder: Path, method: str) -> ModuleType:
     path = _module_file(folder, method)
     assert path is not None
@@ -461,9 +453,15 @@ def _load_external(folder: Path, method: str) -> ModuleType:
     return module
 
 
-def load_runner(method: str) -> Runner:
-    """The `run` function of METHOD (this imports the method: call it only inside a job).
-    An unknown method is a CwmbError naming the known ones."""
+@dataclass(frozen=True)
+class LoadedMethod:
+    run: Runner
+    options_class: type | None  # the module's `Options` dataclass, if it declares one
+
+
+def load_method(method: str) -> LoadedMethod:
+    """The `run` function and `Options` class of METHOD (this imports the method: call it only
+    inside a job). An unknown method is a CwmbError naming the known ones."""
     check_method(method)
     folder = methods_dir()
     run: Any
@@ -475,11 +473,19 @@ def load_runner(method: str) -> Runner:
             raise CwmbError(f"method {method!r} cannot be imported: {exc}") from exc
         run = getattr(module, "run", None)
     elif folder is not None and _module_file(folder, method) is not None:
-        run = getattr(_load_external(folder, method), "run", None)
+        module = _load_external(folder, method)
+        run = getattr(module, "run", None)
     else:
         entry = _entry_points().get(method) or _entry_points().get(module_name(method))
         assert entry is not None
         run = entry.load()
+        module = importlib.import_module(entry.module)
     if not callable(run):
         raise CwmbError(f"method {method!r} has no function `run(task) -> str`")
-    return cast(Runner, run)
+    options = getattr(module, "Options", None)
+    return LoadedMethod(cast(Runner, run), options if isinstance(options, type) else None)
+
+
+def load_runner(method: str) -> Runner:
+    """The `run` function of METHOD (this imports the method: call it only inside a job)."""
+    return load_method(method).run

@@ -3,7 +3,7 @@
 One program from the description; then, for every remaining LLM call, draw for each program found
 so far theta ~ Beta(alpha, beta) (Thompson sampling), take the program with the largest draw, and
 fix it if it raises, else improve it. A program enters with alpha = 1 + C * r and
-beta = 1 + C * (1 - r), C = 5, r its credit (train accuracy, 0 if it raised). After each refinement
+beta = 1 + C * (1 - r), C = 5 (option `exploration`), r its credit (train accuracy, 0 if it raised). After each refinement
 of a program P, P's posterior counts the outcome: alpha_P += strict and beta_P += 1 - strict, where
 strict is 1 if the refined program is right on every train transition and 0 otherwise. The search
 stops once a program is right everywhere and returns the program with the highest credit (the
@@ -16,17 +16,26 @@ silent or differs:
 - the posterior update is the authors' (`update_prior`); since the search stops at the first
   perfect program, in practice only beta grows;
 - every candidate is formatted with autopep8 before it is scored (see `cwmb.runner`);
-- draws come from the job's seeded generator instead of numpy's global one."""
+- draws come from the job's seeded generator instead of numpy's global one.
+
+Options: `exploration` is C; `selection=sequential` is the authors' ablation flag
+`select_sequential`: always refine the program found last (no Beta draws), so the search becomes
+a chain of refinements."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from cwmb.runner import Evaluation, Task
 
-C = 5.0
+
+@dataclass(frozen=True)
+class Options:
+    exploration: float = 5.0  # C: how strongly a program's credit shapes its Beta prior
+    selection: Literal["thompson", "sequential"] = "thompson"  # which program is refined next
 
 
 @dataclass
@@ -39,9 +48,11 @@ class Candidate:
     beta: float
 
     @classmethod
-    def enter(cls, program: str, evaluation: Evaluation) -> Candidate:
+    def enter(
+        cls, program: str, evaluation: Evaluation, c: float = Options.exploration
+    ) -> Candidate:
         r = evaluation.credit
-        return cls(program, evaluation, 1.0 + C * r, 1.0 + C * (1.0 - r))
+        return cls(program, evaluation, 1.0 + c * r, 1.0 + c * (1.0 - r))
 
     def count_refinement(self, child: Evaluation) -> None:
         """One refinement of this program happened; `child` is how its result scored."""
@@ -58,16 +69,18 @@ def choose(candidates: list[Candidate], rng: np.random.Generator) -> int:
 
 
 def run(task: Task) -> str:
+    options = task.options or Options()
     if task.llm.left == 0:
         return ""
     program = task.generate()
-    candidates = [Candidate.enter(program, task.evaluate(program))]
+    candidates = [Candidate.enter(program, task.evaluate(program), options.exploration)]
     while task.llm.left > 0 and not candidates[-1].evaluation.solved:
-        index = choose(candidates, task.rng)
+        sequential = options.selection == "sequential"
+        index = len(candidates) - 1 if sequential else choose(candidates, task.rng)
         parent = candidates[index]
         program = task.repair(parent.program, parent.evaluation)
         evaluation = task.evaluate(program)
-        candidates.append(Candidate.enter(program, evaluation))
+        candidates.append(Candidate.enter(program, evaluation, options.exploration))
         parent.count_refinement(evaluation)
         task.trace.write(
             "refined",

@@ -113,6 +113,15 @@ def _mismatch(error: str | None) -> dict[str, Any]:
     }
 
 
+def methods_folder(folder: Path, monkeypatch: Any, files: dict[str, str]) -> Path:
+    """A CWMB_METHODS_PATH folder at `folder` holding `files` (relative path -> source)."""
+    for name, source in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(source)
+    monkeypatch.setenv("CWMB_METHODS_PATH", str(folder))
+    return folder
+
+
 def shipped_train_envs() -> list[str]:
     """Environments whose train split is in trajectories/ (the ones methods can run on)."""
     found = []

@@ -12,6 +12,7 @@ from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.gateway import Gateway
 from cwmb.llm.models import select_model
 from cwmb.llm.upstream import RetryPolicy
+from cwmb.runner import LoadedMethod
 from cwmb.trace import read_trace
 
 ENV = "CliffWalking-v1"
@@ -77,7 +78,7 @@ def test_a_failing_method_keeps_its_best_program(tmp_path, scripted_llm, monkeyp
         task.evaluate(task.generate())
         raise RuntimeError("the method crashed")
 
-    monkeypatch.setattr(job, "load_runner", lambda method: broken)
+    monkeypatch.setattr(job, "load_method", lambda method: LoadedMethod(broken, None))
     scripted_llm.script([fenced(WRONG_CLIFF)])
     out = tmp_path / "job"
     assert cli.main(job_args(out, scripted_llm.base_url, "anything", 3)) == 1

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from methods_helpers import methods_folder
 
 from cwmb import runner
 from cwmb.errors import CwmbError
@@ -38,16 +39,13 @@ def run(task):
 
 @pytest.fixture()
 def methods(tmp_path, monkeypatch):
-    folder = tmp_path / "methods"
-    folder.mkdir()
-    (folder / "fixed_answer.py").write_text(FIXED_METHOD)
-    (folder / "loud.py").write_text(LOUD_METHOD)
-    package = folder / "packaged"
-    package.mkdir()
-    (package / "__init__.py").write_text("from .impl import run\n")
-    (package / "impl.py").write_text("def run(task):\n    return 'packaged'\n")
-    monkeypatch.setenv(runner.METHODS_PATH_VARIABLE, str(folder))
-    return folder
+    files = {
+        "fixed_answer.py": FIXED_METHOD,
+        "loud.py": LOUD_METHOD,
+        "packaged/__init__.py": "from .impl import run\n",
+        "packaged/impl.py": "def run(task):\n    return 'packaged'\n",
+    }
+    return methods_folder(tmp_path / "methods", monkeypatch, files)
 
 
 def test_folder_methods_are_known_and_checked_without_import(methods):

@@ -3,7 +3,9 @@ and its run id.
 
 The run id is derived from the settings, so running the same command again resumes the same
 results folder; pass `--run-id` to choose another. The standard description tier adds nothing to
-it (run ids from before there were tiers stay valid); the detailed tier adds `-detailed`."""
+it (run ids from before there were tiers stay valid); the detailed tier adds `-detailed`. Method
+options add to it only where they differ from the defaults (`-max_fixes=0`), so a run with every
+option at its default keeps the id it had before options existed."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 from cwmb import registry
 from cwmb.errors import CwmbError
 from cwmb.llm.client import Sampling
+from cwmb.method_options import MethodOptions, describe_values
 from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 from cwmb.runner import check_method, known_methods
 
@@ -50,6 +53,12 @@ class BenchConfig:
     sampling: Sampling = field(default_factory=Sampling)
     job_timeout_s: float = JOB_TIMEOUT_S
     output_quota_bytes: int = OUTPUT_QUOTA_BYTES
+    options: dict[str, MethodOptions] = field(default_factory=dict)  # per method
+
+    def changed_options(self) -> dict[str, dict[str, Any]]:
+        """Per method, the options set to other values than the defaults (methods without
+        such options are left out)."""
+        return {m: dict(o.changed) for m, o in self.options.items() if o.changed}
 
     def matrix(self) -> list[tuple[str, str, int]]:
         return [(m, e, s) for m in self.methods for e in self.envs for s in range(self.seeds)]
@@ -73,6 +82,9 @@ class BenchConfig:
         if self.sampling == Sampling():
             # The paper's sampling, which runs made before the flags existed used: their ids stay.
             data.pop("sampling")
+        data.pop("options")
+        if self.changed_options():
+            data["method_options"] = self.changed_options()
         return data
 
     def run_id(self) -> str:
@@ -82,7 +94,19 @@ class BenchConfig:
         method = self.methods[0] if len(self.methods) == 1 else f"{len(self.methods)}methods"
         model = re.sub(r"[^A-Za-z0-9.]+", "-", self.model.split("/", 1)[-1])
         tier = "" if self.descriptions == DEFAULT_DESCRIPTION_TIER else f"-{self.descriptions}"
-        return f"{method}-{model}-b{self.budget}{'-quick' if self.quick else ''}{tier}-{digest}"
+        return (
+            f"{method}-{model}-b{self.budget}{'-quick' if self.quick else ''}{tier}"
+            f"{self._options_tag()}-{digest}"
+        )
+
+    def _options_tag(self) -> str:
+        """`-key=value` for each changed option of a one-method run (the digest tells longer
+        lists apart)."""
+        changed = self.changed_options()
+        if len(self.methods) != 1 or not changed:
+            return ""
+        tag = re.sub(r"[^A-Za-z0-9._=,-]+", "-", describe_values(changed[self.methods[0]]))
+        return f"-{tag}" if len(tag) <= 48 else "-options"
 
 
 def resolve_envs(names: list[str] | None, quick: bool) -> list[str]:

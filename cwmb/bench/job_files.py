@@ -137,6 +137,7 @@ JOB_INFO_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
     "train_solved": ((bool,), False),
     "descriptions": ((str,), False),
     "description_sha256": ((str,), False),
+    "method_options": ((dict,), False),
     "program_sha256": ((str,), False),
     "train_sha256": ((str,), False),
     "isolation": ((str,), False),

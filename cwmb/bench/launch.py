@@ -69,6 +69,7 @@ class JobSpec:
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
     output_quota_bytes: int = OUTPUT_QUOTA_BYTES  # the job is stopped when out_dir holds more
     capabilities: frozenset[str] = frozenset()  # what the method declares (cwmb.capabilities)
+    method_args: tuple[str, ...] = ()  # KEY=VALUE options of the method
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def job_arguments(
         job.descriptions,
         "--description-file",
         description,
+        *(f"--method-arg={argument}" for argument in job.method_args),
     ]
 
 

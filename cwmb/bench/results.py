@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cwmb.dataset import atomic_write_bytes
+from cwmb.method_options import describe_values
 
 SCRATCH_DIR = ".scratch"  # jobs' own output folders while they run
 
@@ -26,6 +27,7 @@ SUMMARY_COLUMNS = [
     "kind",
     "seed",
     "descriptions",
+    "method_options",
     "status",
     "capabilities",  # what the method declared beyond the usual inputs ("references"), ";"-joined
     "train_accuracy",
@@ -187,6 +189,7 @@ def summary_row(score: dict[str, Any]) -> dict[str, Any]:
             "error",
         )
     }
+    row["method_options"] = describe_values(score.get("method_options_changed") or {})
     row.update(split_columns(splits))
     row.update(
         return_mean=planning.get("mean"),

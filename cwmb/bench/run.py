@@ -3,9 +3,9 @@
 
 Resume: finished jobs (score.json present) are skipped; anything else is cleared and redone from
 scratch; LLM calls a redone job already made come back from the cache. A folder is never resumed
-with another description tier than the one it was started with. A job writes only into a scratch
-folder of its own; the host publishes what it accepts of it (see job_files.py). One bench at a
-time holds a results folder (see lock.py)."""
+with another description tier or other method options than the ones it was started with. A job
+writes only into a scratch folder of its own; the host publishes what it accepts of it (see
+job_files.py). One bench at a time holds a results folder (see lock.py)."""
 
 from __future__ import annotations
 
@@ -126,6 +126,8 @@ def write_manifest(
             "envs": config.envs,
             "quick": config.quick,
             "descriptions": config.descriptions,
+            "method_options": {m: o.values for m, o in config.options.items()},
+            "method_options_changed": config.changed_options(),
             "cache_mode": config.cache,
             "notes": config.notes,
         }
@@ -133,21 +135,36 @@ def write_manifest(
     write_json(folder.manifest_path, manifest)
 
 
-def check_same_tier(folder: RunFolder, config: BenchConfig) -> None:
-    """Refuse to resume a folder started with another description tier (runs from before tiers
-    existed used the standard one)."""
+def _started_with(folder: RunFolder) -> dict[str, Any] | None:
+    """The manifest of a run already started in `folder` (None for a new folder)."""
     if not folder.manifest_path.is_file():
-        return
+        return None
     try:
-        started = json.loads(folder.manifest_path.read_text()).get(
-            "descriptions", registry.DEFAULT_DESCRIPTION_TIER
-        )
-    except (OSError, ValueError, AttributeError) as exc:
+        manifest = json.loads(folder.manifest_path.read_text())
+    except (OSError, ValueError) as exc:
         raise CwmbError(f"cannot read {folder.manifest_path}: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise CwmbError(f"{folder.manifest_path} is not a JSON object")
+    return manifest
+
+
+def check_same_settings(folder: RunFolder, config: BenchConfig) -> None:
+    """Refuse to resume a folder started with another description tier (runs from before tiers
+    existed used the standard one) or other method options (before options: the defaults)."""
+    manifest = _started_with(folder)
+    if manifest is None:
+        return
+    started = manifest.get("descriptions", registry.DEFAULT_DESCRIPTION_TIER)
     if started != config.descriptions:
         raise CwmbError(
             f"{folder.root} holds a run with {started} descriptions; it cannot be resumed with "
             f"--descriptions {config.descriptions} (choose another --run-id)"
+        )
+    options = manifest.get("method_options_changed") or {}
+    if options != json_ready(config.changed_options()):
+        raise CwmbError(
+            f"{folder.root} holds a run with other method options ({options or 'the defaults'});"
+            " it cannot be resumed with these (choose another --run-id)"
         )
 
 
@@ -166,9 +183,9 @@ class Bench:
         ]
 
     def run(self) -> RunFolder:
-        check_same_tier(self.folder, self.config)
         self.folder.root.mkdir(parents=True, exist_ok=True)
         with FolderLock(self.folder.root):
+            check_same_settings(self.folder, self.config)
             self.folder.clear_scratch()
             return self._run()
 
@@ -223,6 +240,7 @@ class Bench:
         position: int,
     ) -> None:
         method, env_id, seed = job
+        options = self.config.options.get(method)
         spec = registry.get(env_id)
         capabilities = method_capabilities(method)
         description_path = spec.description_file(self.config.descriptions)
@@ -258,6 +276,7 @@ class Bench:
                         methods_dir=methods_dir(),
                         output_quota_bytes=self.config.output_quota_bytes,
                         capabilities=capabilities,
+                        method_args=tuple(options.arguments()) if options else (),
                     )
                 )
             job_s = time.perf_counter() - started
@@ -296,6 +315,8 @@ class Bench:
             "capabilities": sorted(capabilities),
             "descriptions": self.config.descriptions,
             "description_sha256": sha256_file(description_path),
+            "method_options": {} if options is None else options.values,
+            "method_options_changed": {} if options is None else options.changed,
             "status": "ok" if ok else "failed",
             "error": error,
             "budget": self.config.budget,

@@ -15,7 +15,7 @@ from cwmb.bench.config import (
     resolve_methods,
 )
 from cwmb.bench.run import Bench
-from cwmb.commands._common import add_descriptions_option
+from cwmb.commands._common import add_descriptions_option, add_method_arg_option
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode
 from cwmb.llm.models import select_model
@@ -25,6 +25,7 @@ from cwmb.llm.options import (
     add_sampling_options,
     sampling_from_args,
 )
+from cwmb.method_options import for_methods
 from cwmb.planning.presets import DEFAULT_PRESET, PRESETS, get_preset
 from cwmb.sandbox.select import BACKENDS
 
@@ -60,8 +61,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.preset != "paper":
         notes.append(f"planner preset {args.preset!r} (the paper's settings are preset 'paper')")
+    methods = resolve_methods(args.method)
+    options = for_methods(methods, args.method_arg)  # read from the sources, nothing imported
     config = BenchConfig(
-        methods=resolve_methods(args.method),
+        methods=methods,
         envs=resolve_envs(args.envs, args.quick),
         seeds=args.seeds,
         budget=budget,
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         output_quota_bytes=int(args.output_quota * 2**20),
         notes=notes,
         sampling=sampling,
+        options=options,
     )
     folder = Bench(config, args.out, args.run_id).run()
     print(f"results: {folder.root}")
@@ -99,6 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="M",
         help="method name (repeat for several)",
     )
+    add_method_arg_option(parser)
     parser.add_argument(
         "--envs", nargs="+", metavar="ENV", help="environments (default: all with datasets)"
     )

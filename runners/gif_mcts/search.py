@@ -31,6 +31,9 @@ Rules:
   already among them (value 0, as it is not yet backpropagated); the target is the new credit.
 - Discount 1: every node on the path receives the new node's value (a terminal node's reward).
 - The best program is the rollout with the highest credit; at equal credit the first stays.
+- Ablations (Table 6; options in __init__.py): without generate, the root's first generate is
+  the only one (no new generate replaces it) and other nodes start with improve only; without
+  improve, nodes start with generate only; with f=0 a buggy node has no action and value 0.
 - Candidates are formatted with autopep8 before they are scored, and the formatted text is the
   rollout (see `cwmb.runner`); partial programs are cut from the unformatted answer, as theirs.
 
@@ -48,6 +51,9 @@ Differences from the authors' code, kept on purpose:
   selection can stop at an already expanded terminal child and then re-runs that action from the
   parent, overwriting the node; here the parent's untried action of that type plays that part.
 - Ties are broken with the job's seeded generator instead of numpy's global one.
+- A tree with no action left (possible only with allow_generate=false) ends the search early,
+  with the budget unspent; their selection would descend into a node with no children and fail
+  on the maximum of its empty list of scores.
 The trace gets one "node" record per expansion and a final "tree" record."""
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ class Config:
     )
     prior_count: int = 2
     weight_init: float = 0.5
+    allow_generate: bool = True  # False: the root's first generate is the only one
+    allow_improve: bool = True
 
 
 @dataclass
@@ -124,6 +132,9 @@ class GifMcts:
     def run(self) -> str:
         try:
             while self.task.llm.left > 0 and not self.solved:
+                if self.root.exhausted():
+                    self.task.log("GIF-MCTS: no action is left in the tree; stopping")
+                    break
                 self.iterate()
         except BudgetExhausted:
             self.task.log("GIF-MCTS: the gateway reports the budget spent; stopping")
@@ -260,8 +271,10 @@ class GifMcts:
         parent.children.append(child)
         if action == FIX:
             parent.untried.remove(FIX)  # a buggy node gets a single fix
-        # (for generate and improve the parent keeps an untried action of that type: the
-        # expanded one is replaced by a new one)
+        elif action == GENERATE and not c.allow_generate:
+            parent.untried.remove(GENERATE)  # the ablation adds no new generate
+        # (otherwise the parent keeps an untried action of that type: the expanded one is
+        # replaced by a new one)
         self.nodes.append(child)
         return child
 
@@ -270,8 +283,11 @@ class GifMcts:
             return []
         if node.buggy:
             return [FIX] if node.fixes_left > 0 else []
+        c = self.config
         can_improve = node.evaluation is not None and node.evaluation.first_mismatch is not None
-        return [GENERATE] + ([IMPROVE] if can_improve else [])
+        return ([GENERATE] if c.allow_generate else []) + (
+            [IMPROVE] if can_improve and c.allow_improve else []
+        )
 
     # -- values ----------------------------------------------------------------------------
     def bug_value(self, fixes_left: int) -> float:
