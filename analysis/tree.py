@@ -20,7 +20,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from analysis.figures import STYLE, SavedFigure, save
+from analysis.figures import SELF_REPORTED, STYLE, SavedFigure, save
 from analysis.load import Run
 from analysis.tables import env_order
 
@@ -237,7 +237,8 @@ def _save_job(job: pd.DataFrame, method: str, env: str, seed: int, out_dir: Path
         )
         + " Shape: the action that made the node; fill: its value; size: its visits; red "
         "outline with a cross: the program raised; thick black ring: terminal (complete) program;"
-        f" orange: the path from the root to the best node ({len(best) - 1} steps)."
+        f" orange: the path from the root to the best node ({len(best) - 1} steps). "
+        + SELF_REPORTED
     )
-    title = f"Search tree: {method}, {env}, seed {seed}"
+    title = f"Search tree: {method}, {env}, seed {seed} (the method's own log)"
     return SavedFigure(key, title, caption, png, svg, wide=True)
