@@ -30,6 +30,7 @@ from cwmb.evaluation import predict, program_formats
 from cwmb.formats import to_plain
 from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.client import LlmClient
+from cwmb.llm.errors import LlmError
 from cwmb.llm.gateway import Gateway
 from cwmb.llm.models import ModelSpec
 from cwmb.registry import EnvSpec
@@ -141,7 +142,13 @@ def time_program(
 
 def local_prompt_tokens(messages_list: Sequence[Sequence[dict[str, str]]]) -> int:
     """The longest of these chats in the embedded model's tokens, as it would render them."""
-    from llama_cpp import Llama
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise LlmError(
+            "the embedded model needs llama-cpp-python (optional extra `local`): run "
+            "`uv sync --extra local`, or choose a remote model with --model openai/NAME"
+        ) from None
 
     from cwmb.llm.local import render, weights_path
 
