@@ -28,6 +28,7 @@ class Finalized:
     scoring_s: float
     planning_s: float
     error: str | None = None
+    loaded: bool = True  # False: there was no program, or it did not load in the sandbox
 
 
 def finalize(
@@ -45,12 +46,12 @@ def finalize(
         splits = {
             s: failed(d, "the method returned no program").to_dict() for s, d in datasets.items()
         }
-        return Finalized(splits, None, 0.0, 0.0, "the method returned no program")
+        return Finalized(splits, None, 0.0, 0.0, "the method returned no program", loaded=False)
     try:
         session = executor.open(program, program_formats(spec))
     except SandboxError as exc:
         splits = {s: failed(d, str(exc)).to_dict() for s, d in datasets.items()}
-        return Finalized(splits, None, time.perf_counter() - start, 0.0, str(exc))
+        return Finalized(splits, None, time.perf_counter() - start, 0.0, str(exc), loaded=False)
     with session:
         try:
             splits = {s: score(spec, d, predict(session, d)).to_dict() for s, d in datasets.items()}

@@ -26,7 +26,7 @@ from cwmb import __version__, registry
 from cwmb.bench.config import BenchConfig
 from cwmb.bench.finalize import Finalized, finalize
 from cwmb.bench.launch import JobLauncher, JobSpec, get_launcher
-from cwmb.bench.results import RunFolder, write_json
+from cwmb.bench.results import RunFolder, job_status, write_json
 from cwmb.collect import versions
 from cwmb.dataset import sha256_file
 from cwmb.errors import CwmbError
@@ -259,9 +259,11 @@ class Bench:
             "seed": seed,
             "descriptions": self.config.descriptions,
             "description_sha256": sha256_file(description_path),
-            "status": "ok"
-            if launched.exit_code == 0 and job_info.get("status") == "ok" and result.splits
-            else "failed",
+            "status": job_status(
+                launched.exit_code == 0 and job_info.get("status") == "ok",
+                result.loaded,
+                bool(result.splits),
+            ),
             "error": error,
             "budget": self.config.budget,
             "llm_calls": usage.get("calls", 0),
