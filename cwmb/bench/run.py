@@ -62,6 +62,15 @@ def _poll_llm_calls(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
         thread.join()
 
 
+def count_episodes(bar: tqdm, job_id: str, done: int, total: int) -> None:
+    """Turn a job's bar into a count of planning episodes (it counted LLM calls until now)."""
+    if bar.unit != "episode":
+        bar.reset(total=total)
+        bar.unit = "episode"
+        bar.set_description_str(f"  {job_id}: planning episodes")
+    bar.update(done - bar.n)
+
+
 def git_commit() -> str | None:
     try:
         result = subprocess.run(
@@ -245,6 +254,7 @@ class Bench:
                 self.config.episodes,
                 progress=lambda phase: status.set_description_str(f"  {job_id}: {phase}"),
                 planning_limit_s=self.config.planning_limit_s,
+                on_episode=lambda done, total: count_episodes(status, job_id, done, total),
             )
         except CwmbError as exc:  # e.g. a damaged dataset: this job fails, the bench goes on
             result = Finalized({}, None, 0.0, 0.0, f"final scoring failed: {exc}")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from cwmb.bench.config import BenchConfig, default_budget, resolve_envs, resolve_methods
+from cwmb.bench.end_table import end_table
 from cwmb.bench.run import Bench
 from cwmb.commands._common import add_descriptions_option
 from cwmb.errors import CwmbError
@@ -60,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
         notes=notes,
     )
     folder = Bench(config, args.out, args.run_id).run()
+    print(end_table(folder))
     print(f"results: {folder.root}")
     if not args.no_report:
         from cwmb.commands.report import build_report
 
-        build_report(folder.root)
+        print(f"report: {build_report(folder.root).html}")
     return 0
 
 

@@ -47,7 +47,8 @@ class Environment:
         self.state = state
 
     def step(self, action):
-        next_state = self.state
+        state = self.state
+        next_state = state
         reward = 0.0
         done = False
 """
@@ -92,34 +93,32 @@ Temperature uniform in [15, 25], heater off.
 Termination (`done = True`): the temperature rises above 30 degrees (the room overheats).
 """
 
-TOY_PROGRAM = '''\
+TOY_PROGRAM = """\
 import numpy as np
 
 
 class Environment:
     def __init__(self):
-        self.outside = 10.0
-        self.loss = 0.1
-        self.heat = 2.0
-        self.target = 21.0
         self.state = None
 
     def set_state(self, state):
         self.state = state
 
     def step(self, action):
-        next_state = self.state
+        state = self.state
+        next_state = state
         reward = 0.0
         done = False
-        temperature = float(self.state[0])
+        outside, loss, heat, target = 10.0, 0.1, 2.0, 21.0
+        temperature = float(state[0])
         heater = 1.0 if int(action) == 1 else 0.0
-        temperature += self.loss * (self.outside - temperature) + self.heat * heater
+        temperature += loss * (outside - temperature) + heat * heater
         next_state = np.array([temperature, heater], dtype=np.float32)
-        reward = -abs(temperature - self.target)
+        reward = -abs(temperature - target)
         done = temperature > 30.0
         self.state = next_state
         return next_state, float(reward), bool(done)
-'''
+"""
 
 TOY_INTERFACE = (
     f"{CONTRACT}\n- At run time `state` is a numpy array of shape (2) and dtype float32 and "
@@ -249,8 +248,10 @@ def fill_step_body(continuation: str) -> str:
         body.append(line)
     while body and not body[-1].strip():
         body.pop()
-    ends_with_return = bool(body) and body[-1].strip().startswith("return") and (
-        _indent(body[-1]) == 2 * _METHOD_INDENT
+    ends_with_return = (
+        bool(body)
+        and body[-1].strip().startswith("return")
+        and (_indent(body[-1]) == 2 * _METHOD_INDENT)
     )
     text = "\n".join(body) + "\n" if body else ""
     return text if ends_with_return else text + STEP_RETURN
@@ -265,7 +266,7 @@ def finish_program(opening: str, continuation: str) -> str:
     program = opening + continuation
     # A body cut off mid-statement compiles once its tail goes; the closing return is re-added.
     compiled = longest_parsing_prefix(program)
-    if compiled and _in_step_body(opening) and not compiled.endswith(STEP_RETURN):
+    if compiled and compiled != program and _in_step_body(opening):
         candidate = compiled + STEP_RETURN
         compiled = candidate if longest_parsing_prefix(candidate) == candidate else compiled
     return f"{CODE_OPENING}{(compiled or program).rstrip()}\n{CODE_FENCE}"

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from cwmb.llm.base_prompt import (
-    text_of,
     code_stops,
     finish_program,
     is_code_request,
     render_code_request,
+    text_of,
 )
 from cwmb.llm.cache import default_cache_dir
 from cwmb.llm.errors import LlmError
@@ -86,7 +86,9 @@ def render(
         raise LlmError("a chat request needs at least one message")
     if is_code_request(messages):
         code = render_code_request(messages, with_example)
-        return Rendered(code.prompt, _unique([*code_stops(code.opening), *extra_stop]), code.opening)
+        return Rendered(
+            code.prompt, _unique([*code_stops(code.opening), *extra_stop]), code.opening
+        )
     parts: list[str] = []
     for message in messages:
         role = str(message.get("role", "user"))
