@@ -53,10 +53,9 @@ class Environment:
         done = False
 """
 
-# A code request asks for a program or a code block near its end (the shared prompts end so); a
-# description that merely mentions "class" or shows a table of code does not make one.
+# A code request asks for a program or a code block in its last paragraph (the shared prompts end
+# so), or ends with code to continue; a description that mentions classes or shows code does not.
 _ASKS_FOR_CODE = re.compile(r"code block|\bprogram\b|\bpython\b|\bclass Environment\b", re.I)
-_REQUEST_TAIL_CHARS = 400
 
 TOY_DESCRIPTION = """\
 # RoomHeater-v0
@@ -149,9 +148,11 @@ def _last_user_text(messages: Sequence[Json]) -> str:
 
 
 def is_code_request(messages: Sequence[Json]) -> bool:
-    """Whether the last user turn asks, at its end, for a program or a code block."""
-    tail = _last_user_text(messages)[-_REQUEST_TAIL_CHARS:]
-    return bool(_ASKS_FOR_CODE.search(tail))
+    """Whether the last user turn asks, in its last paragraph, for a program or a code block, or
+    ends with code to continue."""
+    text = _last_user_text(messages)
+    last_paragraph = text.rsplit("\n\n", 1)[-1]
+    return trailing_code(text) is not None or bool(_ASKS_FOR_CODE.search(last_paragraph))
 
 
 def trailing_code(text: str) -> str | None:
