@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from cwmb.llm import local
+from cwmb.llm.base_prompt import CODE_OPENING, SKELETON
 from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.client import LlmClient
 from cwmb.llm.gateway import Gateway
-from cwmb.llm.base_prompt import CODE_OPENING, SKELETON
-from cwmb.llm.local import NOTICE, PREAMBLE, render, wants_code
+from cwmb.llm.local import NOTICE, render, wants_code
 from cwmb.llm.models import select_model
 
 

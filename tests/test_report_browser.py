@@ -74,6 +74,18 @@ def browse(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def probe_figures(html: Path, tmp_path: Path) -> list[dict]:
+    """What Chromium made of each figure of the page `html` (see PROBE)."""
+    probed = tmp_path / "probe.html"
+    probed.write_text(html.read_text().replace("</body>", PROBE + "</body>"))
+    result = browse(
+        ["--virtual-time-budget=10000", "--dump-dom", probed.as_uri()], tmp_path / "profile"
+    )
+    match = re.search(r'<pre id="figure-probe">(.*?)</pre>', result.stdout, re.S)
+    assert match, f"the probe did not run; stderr: {result.stderr[-2000:]}"
+    return list(json.loads(match.group(1).replace("&quot;", '"')))
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory):
     run_dir = synth.make_results(tmp_path_factory.mktemp("results") / "run-browser")
@@ -81,14 +93,7 @@ def report(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_figures_load_in_chromium(report, tmp_path: Path) -> None:
-    probed = tmp_path / "probe.html"
-    probed.write_text(report.html.read_text().replace("</body>", PROBE + "</body>"))
-    result = browse(
-        ["--virtual-time-budget=10000", "--dump-dom", probed.as_uri()], tmp_path / "profile"
-    )
-    match = re.search(r'<pre id="figure-probe">(.*?)</pre>', result.stdout, re.S)
-    assert match, f"the probe did not run; stderr: {result.stderr[-2000:]}"
-    figures = json.loads(match.group(1).replace("&quot;", '"'))
+    figures = probe_figures(report.html, tmp_path)
     expected = sorted(p.stem for p in report.figures if p.suffix == ".png")
     assert sorted(f["id"].removeprefix("figure-") for f in figures) == expected
     for figure in figures:
@@ -157,16 +162,6 @@ def test_reports_keep_sane_axes_in_chromium(
     assert low <= 0.0 and high >= 1.0 and high - low < 3, (low, high)
     if zero:
         assert "failed to load" in report.html.read_text()
-    probed = tmp_path / "probe.html"
-    probed.write_text(report.html.read_text().replace("</body>", PROBE + "</body>"))
-    result = browse(
-        ["--virtual-time-budget=10000", "--dump-dom", probed.as_uri()], tmp_path / "profile"
-    )
-    match = re.search(r'<pre id="figure-probe">(.*?)</pre>', result.stdout, re.S)
-    assert match, f"the probe did not run; stderr: {result.stderr[-2000:]}"
-    shown = {
-        f["id"].removeprefix("figure-"): f
-        for f in json.loads(match.group(1).replace("&quot;", '"'))
-    }
+    shown = {f["id"].removeprefix("figure-"): f for f in probe_figures(report.html, tmp_path)}
     for key in ("accuracy_per_env", "heldout_accuracy_per_env", "return_per_env"):
         assert shown[key]["complete"] and shown[key]["naturalHeight"] > 200, shown.get(key)

@@ -92,22 +92,10 @@ Temperature uniform in [15, 25], heater off.
 Termination (`done = True`): the temperature rises above 30 degrees (the room overheats).
 """
 
-TOY_PROGRAM = """\
-import numpy as np
-
-
-class Environment:
-    def __init__(self):
-        self.state = None
-
-    def set_state(self, state):
-        self.state = state
-
-    def step(self, action):
-        state = self.state
-        next_state = state
-        reward = 0.0
-        done = False
+# The toy's program opens exactly as the skeleton does, so the skeleton reads as its pattern.
+TOY_PROGRAM = (
+    SKELETON
+    + """\
         outside, loss, heat, target = 10.0, 0.1, 2.0, 21.0
         temperature = float(state[0])
         heater = 1.0 if int(action) == 1 else 0.0
@@ -118,6 +106,7 @@ class Environment:
         self.state = next_state
         return next_state, float(reward), bool(done)
 """
+)
 
 TOY_INTERFACE = (
     f"{CONTRACT}\n- At run time `state` is a numpy array of shape (2) and dtype float32 and "
