@@ -49,6 +49,10 @@ RUN groupadd --gid 10001 cwmb \
  && rm -rf /root/.cache /tmp/* /var/tmp/*
 COPY --from=deps /opt/venv /opt/venv
 COPY --from=project /opt/project/ /opt/venv/
+# What a program's sandbox container sees besides the standard library: numpy and the worker's
+# modules, copied out of /opt/venv (which its container covers; see cwmb/sandbox/program_view.py).
+RUN /opt/venv/bin/python -I -m cwmb.sandbox.program_view /opt/cwmb-program \
+ && /opt/venv/bin/python -m compileall -q /opt/cwmb-program/cwmb
 WORKDIR /opt/cwmb
 USER 10001:10001
 CMD ["cwmb", "--help"]

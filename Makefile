@@ -18,8 +18,16 @@ JOBS ?= 1
 PYTEST_ARGS ?=
 ISOLATION ?=
 RUN_DIR ?=
+# The method's options, space-separated KEY=VALUE pairs (see README, Method options).
+METHOD_ARGS ?=
+ABLATION_OUT ?= $(OUT)/ablation
+# Sampling of every LLM call (empty: the paper's Llama 3 settings, see README).
+TEMPERATURE ?=
+TOP_P ?=
+TOP_K ?=
+MAX_TOKENS ?=
 
-.PHONY: setup setup-local test test-fast lint format perf image image-if-docker bench report verify collect baselines clean
+.PHONY: setup setup-local test test-fast lint format perf image image-if-docker bench ablation report verify collect baselines clean
 
 # $(call timed,WHAT,COMMAND): say what a setup step does, run it, say how long it took.
 define timed
@@ -71,13 +79,29 @@ format: setup
 perf: setup-local
 	$(RUN) python -m cwmb.perf
 
-# The main job. Builds the project image first when a Docker engine answers.
-bench: setup-local image-if-docker
-	$(RUN) cwmb bench --method $(METHOD) --seeds $(SEEDS) --jobs $(JOBS) --out $(OUT) \
+# What every bench of a make target shares (the method and where results go aside).
+BENCH_ARGS = --seeds $(SEEDS) --jobs $(JOBS) \
 		$(if $(ENVS),--envs $(ENVS)) $(if $(BUDGET),--budget $(BUDGET)) \
 		$(if $(MODEL),--model $(MODEL)) $(if $(MODEL_BASE_URL),--model-base-url $(MODEL_BASE_URL)) \
 		$(if $(QUICK),--quick) $(if $(ISOLATION),--isolation $(ISOLATION)) \
-		$(if $(DESCRIPTIONS),--descriptions $(DESCRIPTIONS))
+		$(if $(TEMPERATURE),--temperature $(TEMPERATURE)) $(if $(TOP_P),--top-p $(TOP_P)) \
+		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(MAX_TOKENS),--max-tokens $(MAX_TOKENS)) \
+		$(if $(DESCRIPTIONS),--descriptions $(DESCRIPTIONS)) \
+		$(if $(JOB_TIMEOUT),--job-timeout $(JOB_TIMEOUT))
+
+# The main job. Builds the project image first when a Docker engine answers.
+bench: setup-local image-if-docker
+	$(RUN) cwmb bench --method $(METHOD) --out $(OUT) $(BENCH_ARGS) \
+		$(foreach arg,$(METHOD_ARGS),--method-arg $(arg))
+
+# The paper's Table 6: GIF-MCTS in full, without generate, without improve, without fixes; one
+# run each under $(ABLATION_OUT), then one report that sets them side by side.
+ablation: setup-local image-if-docker
+	for variant in "" allow_generate=false allow_improve=false max_fixes=0; do \
+		$(RUN) cwmb bench --method gif-mcts --out $(ABLATION_OUT) $(BENCH_ARGS) \
+			$${variant:+--method-arg $$variant} || exit 1; \
+	done
+	$(RUN) cwmb report $(ABLATION_OUT)
 
 # The report of RUN (default: the newest run under $(OUT)).
 report: setup

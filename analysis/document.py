@@ -23,7 +23,9 @@ HOW_TO_READ = (
     "split it never saw. R, the normalized return, is (R_cwm − R_random) / (R_oracle − R_random): "
     "0 is no better than acting at random, 1 is as good as the same planner using the true "
     "environment. Numbers beside ours marked “paper” are the seed paper's published results: same "
-    "environments and metrics, but the paper's LLM, budget and planner settings."
+    "environments, but the paper's LLM, budget and planner settings. The paper's accuracy is the "
+    "authors' metric, so it stands beside our paper-mode accuracy, that same metric computed on "
+    "this run's programs (see the notes under the summary table for how the two metrics differ)."
 )
 
 
@@ -53,7 +55,8 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Created", _text(m.get("created"))),
         ("Model", _text(m.get("model"))),
         ("Model endpoint", _text(m.get("model_base_url"))),
-        ("Methods", ", ".join(run.methods)),
+        ("Methods", ", ".join(map(run.method_label, run.methods))),
+        ("Method options", _method_options_text(m.get("method_options"))),
         ("Environments", ", ".join(run.envs)),
         ("Seeds", _text(m.get("seeds"), ", ".join(str(s) for s in sorted(jobs["seed"].unique())))),
         ("LLM budget per job", _text(m.get("budget"))),
@@ -61,6 +64,7 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
         ("Descriptions", run.descriptions),
         ("Jobs", ", ".join(f"{n} {s}" for s, n in sorted(status.items()))),
         ("Isolation", _text(m.get("isolation"))),
+        ("Declared capabilities", _text(m.get("capabilities"), "none")),
         ("LLM cache", _text(m.get("cache_mode"))),
         ("Quick subset", _text(m.get("quick"))),
         ("Git commit", _text(m.get("git_commit"))),
@@ -81,7 +85,27 @@ def alerts(run: Run) -> list[str]:
         model.removeprefix(EMBEDDED_MODEL_PREFIX) in n for n in found
     ):
         found.insert(0, EMBEDDED_MODEL_NOTE)
-    return found + run.warnings
+    return found + _capability_alerts(run) + run.warnings
+
+
+def _capability_alerts(run: Run) -> list[str]:
+    """One line per method that saw more than the description, interface and train split."""
+    declared = run.manifest.get("capabilities")
+    if not isinstance(declared, dict):
+        return []
+    return [
+        f"{method} declares the capabilities {_text(names)}: its results are not comparable with "
+        "those of methods that see only the description, the interface and the train split"
+        for method, names in declared.items()
+        if names
+    ]
+
+
+def _method_options_text(options: Any) -> str:
+    """Every option of every method that has options (the manifest's `method_options`)."""
+    if not isinstance(options, dict):
+        return _text(None)
+    return _text({method: values for method, values in options.items() if values})
 
 
 def _preset_text(run: Run) -> str:
@@ -138,7 +162,12 @@ def build_document(run: Run, tables: list[Table], figures: list[SavedFigure]) ->
             "per-env-figures",
             "Per environment",
             [],
-            pick("accuracy_per_env", "return_per_env", "heldout_accuracy_per_env"),
+            pick(
+                "accuracy_per_env",
+                "paper_mode_accuracy_per_env",
+                "return_per_env",
+                "heldout_accuracy_per_env",
+            ),
         ),
         Section(
             "per-env-tables",

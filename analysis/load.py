@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
-from cwmb.bench.results import SUMMARY_COLUMNS
+from cwmb.bench.results import SUMMARY_COLUMNS, split_columns
 from cwmb.errors import CwmbError
+from cwmb.method_options import describe_values
 from cwmb.registry import DEFAULT_DESCRIPTION_TIER
 
 # Columns the loader adds to the summary's: the job's budget and planner preset.
 EXTRA_COLUMNS = ["budget", "preset"]
 JOB_COLUMNS = SUMMARY_COLUMNS + EXTRA_COLUMNS
-TEXT_COLUMNS = {"method", "env", "kind", "descriptions", "status", "error", "preset"}
+TEXT_COLUMNS = {
+    "method",
+    "env",
+    "kind",
+    "descriptions",
+    "method_options",
+    "status",
+    "error",
+    "preset",
+}
 BOOL_COLUMNS = {"train_solved", "heldout_solved"}
 
 EVALUATION_COLUMNS = [
@@ -53,6 +64,10 @@ NODE_COLUMNS = [
 NODE_ACTIONS = ("generate", "improve", "fix")
 
 SEED_DIR = re.compile(r"^seed(\d+)$")
+# A trace is read line by line: longer lines are skipped, and at most this many events are kept
+# per trace, so a huge (or hostile) trace costs bounded memory.
+TRACE_LINE_LIMIT = 16 << 20
+TRACE_EVENT_LIMIT = 100_000
 UNFINISHED = "unfinished"  # a job folder without score.json (running or interrupted)
 
 
@@ -75,6 +90,20 @@ class Run:
     def methods(self) -> list[str]:
         """Methods in the manifest's order, then any others found in the folder."""
         return _ordered(self.manifest.get("methods") or [], self.jobs["method"])
+
+    def method_options(self, method: str) -> str:
+        """The options of `method` that differ from its defaults, as `key=value,...` ("" for
+        none): from the manifest, else from the jobs."""
+        changed = (self.manifest.get("method_options_changed") or {}).get(method)
+        if isinstance(changed, dict):
+            return describe_values(changed)
+        found = self.jobs.loc[self.jobs["method"] == method, "method_options"].dropna()
+        return str(found.iloc[0]) if len(found) else ""
+
+    def method_label(self, method: str) -> str:
+        """How tables name `method`: with its non-default options, e.g. `gif-mcts (max_fixes=0)`."""
+        options = self.method_options(method)
+        return f"{method} ({options})" if options else method
 
     @property
     def envs(self) -> list[str]:
@@ -173,7 +202,8 @@ def find_job_dirs(root: Path) -> dict[tuple[str, str, int], Path]:
     found = {}
     for seed_dir in sorted(root.glob("*/*/seed*")):
         match = SEED_DIR.match(seed_dir.name)
-        if match and seed_dir.is_dir():
+        hidden = seed_dir.relative_to(root).parts[0].startswith(".")  # e.g. jobs' scratch
+        if match and seed_dir.is_dir() and not hidden:
             found[(seed_dir.parent.parent.name, seed_dir.parent.name, int(match.group(1)))] = (
                 seed_dir
             )
@@ -214,6 +244,7 @@ def score_row(score: dict[str, Any]) -> dict[str, Any]:
         "kind": score.get("kind"),
         "seed": score.get("seed"),
         "descriptions": score.get("descriptions"),
+        "method_options": describe_values(score.get("method_options_changed") or {}),
         "status": score.get("status"),
         "error": score.get("error"),
         "budget": score.get("budget"),
@@ -227,12 +258,7 @@ def score_row(score: dict[str, Any]) -> dict[str, Any]:
         "oracle_return": planning.get("oracle"),
         "preset": planning.get("preset"),
     }
-    for split in ("train", "heldout"):
-        values = splits.get(split) or {}
-        row[f"{split}_accuracy"] = values.get("accuracy")
-        row[f"{split}_solved"] = values.get("solved")
-        for part in ("state", "reward", "done"):
-            row[f"{split}_{part}_accuracy"] = values.get(f"{part}_accuracy")
+    row.update(split_columns(splits))
     for name in ("job_s", "llm_s", "scoring_s", "planning_s"):
         row[name] = timings.get(name)
     return row
@@ -293,8 +319,11 @@ def _jobs_frame(rows: list[dict[str, Any]], manifest: dict[str, Any]) -> pd.Data
     frame["descriptions"] = frame["descriptions"].where(
         frame["descriptions"].notna(), manifest.get("descriptions") or DEFAULT_DESCRIPTION_TIER
     )
-    if manifest.get("preset"):
-        frame["preset"] = frame["preset"].where(frame["preset"].notna(), manifest["preset"])
+    preset = manifest.get("preset")
+    if isinstance(preset, dict):  # the preset's settings, with its name
+        preset = preset.get("name")
+    if isinstance(preset, str) and preset:
+        frame["preset"] = frame["preset"].where(frame["preset"].notna(), preset)
     frame["status"] = frame["status"].fillna("failed").astype(str)
     for column in JOB_COLUMNS:
         if column in TEXT_COLUMNS:
@@ -333,7 +362,8 @@ def read_trace_events(
     """The evaluation and tree-node events of one trace file.
 
     Each evaluation gets the number of LLM calls made before it (its own `llm_calls` field if the
-    trace has one, else the count of preceding "llm" records) and the best accuracy so far. Node
+    trace has one, else the count of preceding "llm" records) and the best accuracy so far (a
+    program that raised counting as 0, as the methods rank programs). Node
     records come from "node" events, or from the final "tree" record if there are none. Lines that
     are not JSON are skipped with one warning per file (naming the file as `label`)."""
     label = label or path
@@ -342,22 +372,25 @@ def read_trace_events(
     tree_nodes: list[dict[str, Any]] = []
     calls = 0
     best = float("-inf")
-    bad_lines = 0
+    bad_lines = dropped = 0
     try:
-        handle = path.open(encoding="utf-8", errors="replace")
+        handle = path.open("rb")
     except OSError as exc:
         warnings.append(f"{label} cannot be read: {exc}")
         return [], []
     with handle:
-        for line in handle:
+        for line, whole in bounded_lines(handle, TRACE_LINE_LIMIT):
             # LLM records are the bulk of a trace; count them without decoding their messages.
-            if '"event": "llm"' in line[:80]:
+            if b'"event": "llm"' in line[:80]:
                 calls += 1
+                continue
+            if not whole:
+                bad_lines += 1
                 continue
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.decode("utf-8", errors="replace"))
             except ValueError:
                 bad_lines += 1
                 continue
@@ -367,18 +400,24 @@ def read_trace_events(
             event = record.get("event")
             if event == "llm":
                 calls += 1
+            elif event in ("evaluation", "node") and len(evaluations) + len(nodes) >= (
+                TRACE_EVENT_LIMIT
+            ):
+                dropped += 1
             elif event == "evaluation":
                 accuracy = _number(record.get("accuracy"))
                 spent = _number(record.get("llm_calls"))
+                buggy = bool(record.get("n_errors")) or bool(record.get("error"))
                 if accuracy is not None:
-                    best = max(best, accuracy)
+                    # As the methods choose their best program: one that raised counts as 0.
+                    best = max(best, 0.0 if buggy else accuracy)
                 evaluations.append(
                     {
                         "index": len(evaluations),
                         "llm_calls": int(spent) if spent is not None else calls,
                         "accuracy": accuracy,
                         "best_accuracy": best if best > float("-inf") else None,
-                        "buggy": bool(record.get("n_errors")) or bool(record.get("error")),
+                        "buggy": buggy,
                     }
                 )
             elif event == "node":
@@ -386,12 +425,35 @@ def read_trace_events(
             elif event == "tree" and isinstance(record.get("nodes"), list):
                 tree_nodes = [
                     _node(n)
-                    for n in record["nodes"]
+                    for n in record["nodes"][:TRACE_EVENT_LIMIT]
                     if isinstance(n, dict) and n.get("action") in NODE_ACTIONS
                 ]
     if bad_lines:
-        warnings.append(f"{label}: skipped {bad_lines} line(s) that are not JSON objects")
+        warnings.append(
+            f"{label}: skipped {bad_lines} line(s) that are not JSON objects "
+            f"(or longer than {TRACE_LINE_LIMIT} bytes)"
+        )
+    if dropped:
+        warnings.append(
+            f"{label}: kept the first {TRACE_EVENT_LIMIT} events, {dropped} more left out"
+        )
     return evaluations, nodes or tree_nodes
+
+
+def bounded_lines(handle: BinaryIO, limit: int) -> Iterator[tuple[bytes, bool]]:
+    """(line, whole) for each line of a binary file. A line longer than `limit` bytes yields only
+    its first `limit` bytes with whole=False; the rest is skipped in pieces, never held."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit:
+            yield line, True
+            continue
+        head, rest = line[:limit], line[limit:]
+        while rest and not rest.endswith(b"\n"):
+            rest = handle.readline(1 << 20)
+        yield head, False
 
 
 def _node(record: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Dainese et al., NeurIPS 2024 (arXiv 2405.15383): Table 2 (CWMB averages), Tables 10 and 11
 (per-environment accuracy and normalized return R), Table 12 (raw returns). The paper used
-Gymnasium 0.29.1; three of its environment ids differ from ours with the same observation and action
+Gymnasium 0.29.1; Table 6 (GIF-MCTS ablations). Three of its environment ids differ from ours with the same observation and action
 layout, and are renamed here (`ENV_RENAMES`). "N/A" becomes NaN."""
 
 from __future__ import annotations
@@ -31,6 +31,15 @@ RETURN_COLUMNS = {
     "gif_mcts_gpt4_turbo": ("gif-mcts", "GPT-4 Turbo"),
 }
 PAPER_NAMES = {runner: name for name, runner in METHODS.items()}
+# Table 6 variant -> the gif-mcts options (those differing from the defaults) that run it.
+ABLATIONS: dict[str, dict[str, bool | int]] = {
+    "full": {},
+    "no_generate": {"allow_generate": False},
+    "no_improve": {"allow_improve": False},
+    "no_fix": {"max_fixes": 0},
+}
+ABLATION_METHOD = "gif-mcts"
+ABLATION_SETTING = "Llama 3 70B, budget 50, 1 seed"
 RENAME_FOOTNOTE = (
     "The paper used Taxi-v3, CliffWalking-v0 and Pusher-v4 (Gymnasium 0.29.1); they are shown "
     "next to this project's Taxi-v4, CliffWalking-v1 and Pusher-v5, which keep the same "
@@ -92,6 +101,20 @@ def raw_returns() -> pd.DataFrame:
     frame["paper_env"] = frame["env"]
     frame["env"] = frame["env"].map(our_env)
     return frame.set_index("env")
+
+
+@cache
+def table6() -> pd.DataFrame:
+    """GIF-MCTS ablations, indexed by variant (see ABLATIONS): per kind accuracy and R with the
+    paper's error columns."""
+    return _read("table6_ablation.csv").set_index("variant")
+
+
+def ablation_variant(method: str, changed: dict[str, object]) -> str | None:
+    """The Table 6 variant that `method` with these non-default options runs, if any."""
+    if method != ABLATION_METHOD:
+        return None
+    return next((name for name, options in ABLATIONS.items() if options == changed), None)
 
 
 def series_label(method: str, model: str, budget: int) -> str:

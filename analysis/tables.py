@@ -27,6 +27,13 @@ EXCLUSION_NOTE = (
 )
 
 
+PAPER_MODE_NOTE = (
+    "Paper-mode accuracy is the accuracy as the paper's authors computed it (see "
+    "DESIGN.md, Metrics). It differs from ours on purpose: the reward counts only when it equals "
+    "the float32-stored reward exactly, so on continuous environments no reward is ever credited "
+    "and even a perfect program scores about 2/3 there; a truncation by the environment's time "
+    "limit counts as done; a program that raises anywhere scores 0; nothing is masked."
+)
 DETAILED_NOTE = (
     "This run gave methods the detailed descriptions (equations, constants, model parameters), "
     "an easier task than the paper's: no paper numbers are set beside it."
@@ -75,19 +82,31 @@ def summary_table(run: Run) -> Table:
     columns = ["Method", "Budget", "Seeds", "Jobs scored"]
     for kind in KINDS:
         label = kind.capitalize()
-        columns += [f"{label} accuracy", f"{label} held-out accuracy", f"{label} R"]
+        columns += [
+            f"{label} accuracy",
+            f"{label} held-out accuracy",
+            f"{label} paper-mode accuracy",
+            f"{label} held-out paper-mode accuracy",
+            f"{label} R",
+        ]
     rows = []
     for method in run.methods:
         jobs = run.jobs[run.jobs["method"] == method]
         scored = jobs["train_accuracy"].notna().sum()
         row = [
-            method,
+            run.method_label(method),
             _budget(jobs),
             str(jobs["seed"].nunique()),
             f"{scored}/{len(jobs)}",
         ]
         for kind in KINDS:
-            for metric in ("train_accuracy", "heldout_accuracy", "normalized_return"):
+            for metric in (
+                "train_accuracy",
+                "heldout_accuracy",
+                "train_paper_accuracy",
+                "heldout_paper_accuracy",
+                "normalized_return",
+            ):
                 row.append(mean_std(seed_means(jobs, metric, kind)))
         rows.append(row)
     matched = paper.table2()[paper.table2()["method"].isin(paper_methods(run))]
@@ -101,7 +120,10 @@ def summary_table(run: Run) -> Table:
             MISSING,
         ]
         for kind in KINDS:
+            # The paper's accuracy is the authors' metric: it goes in the paper-mode column.
             row += [
+                MISSING,
+                MISSING,
                 _paper_value(record, f"{kind}_accuracy"),
                 MISSING,
                 _paper_value(record, f"{kind}_R"),
@@ -111,6 +133,7 @@ def summary_table(run: Run) -> Table:
     notes = [
         "Accuracy is on the train split (the paper's setting); held-out accuracy is on transitions "
         "no method saw. R is the normalized return (R_cwm − R_random) / (R_oracle − R_random).",
+        PAPER_MODE_NOTE,
         EXCLUSION_NOTE,
         f"Environments in this run: discrete: {kinds_here['discrete']}; continuous: "
         f"{kinds_here['continuous']}.",
@@ -118,9 +141,11 @@ def summary_table(run: Run) -> Table:
     if not matched.empty:
         notes.append(
             "Paper rows: Table 2 of the paper (all 6 discrete and 12 continuous environments, "
-            "its own LLM and budget; its ± as printed). They share the metric and environments, "
-            "not the model: compare settings before comparing numbers. Only standard-tier runs "
-            "are compared with the paper (its prompts were the Gymnasium docstrings)."
+            "its own LLM and budget; its ± as printed), in the paper-mode columns because they "
+            "were computed with the authors' metric. They share that metric and the "
+            "environments, not the model: compare settings before comparing numbers. Only "
+            "standard-tier runs are compared with the paper (its prompts were the Gymnasium "
+            "docstrings)."
         )
     if not run.compares_with_paper:
         notes.append(DETAILED_NOTE)
@@ -155,6 +180,7 @@ def per_env_table(run: Run, method: str) -> Table:
         "Seeds scored",
         "Accuracy",
         "Held-out accuracy",
+        "Paper-mode accuracy",
         "Solved (train)",
         "R",
         "Return",
@@ -174,6 +200,7 @@ def per_env_table(run: Run, method: str) -> Table:
             f"{env_jobs['train_accuracy'].notna().sum()}/{len(env_jobs)}",
             mean_std(env_jobs["train_accuracy"]),
             mean_std(env_jobs["heldout_accuracy"]),
+            mean_std(env_jobs["train_paper_accuracy"]),
             f"{int(solved.sum())}/{len(solved)}" if len(solved) else MISSING,
             mean_std(env_jobs["normalized_return"]),
             _returns_mean_std(env_jobs["return_mean"]),
@@ -194,10 +221,13 @@ def per_env_table(run: Run, method: str) -> Table:
     if series:
         notes.append(
             "Paper columns: Table 10 (Llama 3 70B, budget 50, first seed) and Table 11 "
-            "(GPT-4 Turbo, budget 10) of the paper; – where it printed N/A."
+            "(GPT-4 Turbo, budget 10) of the paper; – where it printed N/A. Its accuracy is "
+            "the authors' metric: compare it with the paper-mode column."
         )
+    notes.append(PAPER_MODE_NOTE)
     notes += rename_note(envs)
-    return Table(f"per_env_{method}", f"Per-environment results: {method}", columns, rows, notes)
+    title = f"Per-environment results: {run.method_label(method)}"
+    return Table(f"per_env_{method}", title, columns, rows, notes)
 
 
 def _returns_mean_std(values: pd.Series) -> str:
@@ -218,7 +248,11 @@ def comparison_table(run: Run, metric: str, title: str, key: str) -> Table:
             row.append(mean_std(jobs[metric]) if not jobs.empty else MISSING)
         rows.append(row)
     return Table(
-        key, title, ["Environment", *run.methods], rows, [EXCLUSION_NOTE, *rename_note(envs)]
+        key,
+        title,
+        ["Environment", *map(run.method_label, run.methods)],
+        rows,
+        [EXCLUSION_NOTE, *rename_note(envs)],
     )
 
 
@@ -235,7 +269,7 @@ def baselines_table(run: Run) -> Table:
         for column, (method, model) in paper.RETURN_COLUMNS.items()
         if method in run.methods and run.compares_with_paper  # baselines need no description
     ]
-    columns = ["Environment", "Preset", "Random", "Oracle"]
+    columns = ["Environment", "Preset", "Random", "Oracle", "Baselines from"]
     columns += [f"Return of {method}" for method in run.methods]
     columns += ["Paper random", "Paper oracle"]
     columns += [
@@ -247,6 +281,7 @@ def baselines_table(run: Run) -> Table:
     for env in envs:
         random, oracle = our_baselines(run, env, preset)
         row = [env_label(env), preset or MISSING, returns(random), returns(oracle)]
+        row.append(baseline_source(env, preset))
         for method in run.methods:
             jobs = run.jobs[(run.jobs["method"] == method) & (run.jobs["env"] == env)]
             row.append(_returns_mean_std(jobs["return_mean"]))
@@ -261,7 +296,8 @@ def baselines_table(run: Run) -> Table:
     notes = [
         f"Random and oracle: mean returns stored in each env.toml {where} (the same planner on "
         "the true environment for the oracle), or, where missing there, the values the jobs "
-        "were normalized with.",
+        "were normalized with. 'Baselines from' says whether they were computed here or are the "
+        "paper's published values (Table 12), used where the paper preset costs hours here.",
         "Paper columns: Table 12 of the paper (10 episodes, its planner settings and Gymnasium "
         "0.29.1). A different preset or episode cap changes raw returns; the normalized return "
         "is the comparable number.",
@@ -270,6 +306,16 @@ def baselines_table(run: Run) -> Table:
     return Table(
         "baselines", "Raw returns beside the paper's (paper Table 12)", columns, rows, notes
     )
+
+
+def baseline_source(env: str, preset: str | None) -> str:
+    """ "computed here", "published, Table 12" (where the paper preset costs too many hours on
+    this machine) or "the jobs" (no stored baselines)."""
+    try:
+        source = registry.get(env).baseline_source(preset) if preset else None
+    except CwmbError:
+        source = None
+    return source or "the jobs"
 
 
 def our_baselines(run: Run, env: str, preset: str | None) -> tuple[float | None, float | None]:
@@ -343,11 +389,12 @@ def tree_table(run: Run) -> Table | None:
             rows.append(row)
     return Table(
         "tree_stats",
-        "Tree search: expanded nodes by action (GIF-MCTS)",
+        "Tree search: expanded nodes by action (GIF-MCTS; the method's own log)",
         columns,
         rows,
         [
-            "From the traces' node events; means over seeds. Buggy: the node's program raised. "
+            "From the traces' node events, which the method writes itself and the host does not "
+            "check; means over seeds. Buggy: the node's program raised. "
             "Depth counts edges from the root (a first program has depth 1).",
             *rename_note(envs),
         ],

@@ -274,6 +274,32 @@ def collect(
     recipes = {split: recipe or split_recipe(spec, split) for split in splits}
     shipped = out_dir is None
     target = spec.trajectories_dir if out_dir is None else out_dir
+    updates: dict[tuple[str, ...], dict[str, Any]] = {}
+    collected: dict[str, Any] = {}
+    for split in splits:
+        data, episodes = collect_split(spec, split, recipes[split], progress, first)
+        file_name = f"{split}.npz"
+        digest = save_split(target / file_name, data)
+        entry = {
+            "file": file_name,
+            "sha256": digest,
+            "transitions": len(data),
+            "episodes": len(episodes),
+        }
+        if recipes[split] != LEGACY_RECIPE:  # (legacy entries keep their bytes)
+            entry["recipe"] = recipes[split]
+        masked = {
+            k: int((~getattr(data, k)).sum()) for k in ("score_state", "score_reward", "score_done")
+        }
+        collected[split] = {
+            **entry,
+            "unscored": masked,
+            "seed_base": SPLIT_SEEDS[split],
+            "episode_list": episodes,
+        }
+        updates[("dataset", split)] = entry
+    # Read only now, after hours of collecting: other splits' entries (e.g. `paper`) may have
+    # changed meanwhile, and only this run's splits are replaced.
     manifest_path = target / "MANIFEST.json"
     manifest: dict[str, Any] = (
         json.loads(manifest_path.read_text())
@@ -294,29 +320,7 @@ def collect(
             "truncated, episode, step; optional bool masks score_state/score_reward/score_done",
         }
     )
-    updates: dict[tuple[str, ...], dict[str, Any]] = {}
-    for split in splits:
-        data, episodes = collect_split(spec, split, recipes[split], progress, first)
-        file_name = f"{split}.npz"
-        digest = save_split(target / file_name, data)
-        entry = {
-            "file": file_name,
-            "sha256": digest,
-            "transitions": len(data),
-            "episodes": len(episodes),
-        }
-        if recipes[split] != LEGACY_RECIPE:  # (legacy entries keep their bytes)
-            entry["recipe"] = recipes[split]
-        masked = {
-            k: int((~getattr(data, k)).sum()) for k in ("score_state", "score_reward", "score_done")
-        }
-        manifest["splits"][split] = {
-            **entry,
-            "unscored": masked,
-            "seed_base": SPLIT_SEEDS[split],
-            "episode_list": episodes,
-        }
-        updates[("dataset", split)] = entry
+    manifest["splits"].update(collected)
     manifest["splits"] = dict(sorted(manifest["splits"].items()))
     atomic_write_bytes(manifest_path, manifest_bytes(manifest))
     if shipped:

@@ -5,6 +5,7 @@ Command line (stable; the host-side bench launches exactly this):
     cwmb job --method M --env ENV --seed K --budget B --out DIR
              [--train PATH] [--descriptions TIER] [--description-file PATH]
              [--llm-url URL | --llm-socket PATH] [--llm-token TOKEN] [--model PROVIDER/NAME]
+             [--method-arg KEY=VALUE ...]
 
 A job needs only the train split (`--train`, default: the shipped file), the description of its
 tier (`--description-file`, default: the shipped text of `--descriptions`, standard unless told;
@@ -13,6 +14,9 @@ LLM gateway's address
 (`--llm-url`/`--llm-socket`, default: $CWMB_LLM_URL/$CWMB_LLM_SOCKET) with the job's token
 (`--llm-token`, default: $CWMB_LLM_TOKEN) and its output folder. It never reads the held-out
 split and never sees an API key. Candidate programs are scored in sandbox child processes.
+`--method-arg` sets the method's options (cwmb.method_options): they are checked against its
+`Options` dataclass here, inside the job, before anything is written, and the method gets the
+instance as `task.options`.
 
 It writes into DIR:
 - `program.py`  — the best program the method returned (empty if it found none);
@@ -21,8 +25,9 @@ It writes into DIR:
 - `log.txt`     — a readable log (likewise `log.txt.part` while running);
 - `job.json`    — written last: status ("ok" or "error"), error, method, env, seed, budget,
                   LLM calls used, whether the budget ran out, train accuracy of program.py when
-                  the job scored it, the description tier, sha256 of the description given, of
-                  program.py and of the train file, wall time.
+                  the job scored it, the description tier, the method's options (all of
+                  them, resolved), sha256 of the description given, of program.py and of the
+                  train file, wall time.
 A runner that raises still leaves the best program it evaluated in `program.py`.
 Exit status: 0 when the job ran to the end (status "ok"), 1 when the runner failed, 2 for a
 usage error (bad method, environment or file), reported on one line."""
@@ -40,11 +45,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from cwmb import registry
+from cwmb import method_options, registry
 from cwmb.dataset import Transitions, atomic_write_bytes, load_split, read_npz, sha256_file
 from cwmb.errors import CwmbError, DatasetError
 from cwmb.llm.errors import BudgetExhausted
-from cwmb.runner import ChatModel, Runner, SandboxEvaluator, Task, TaskLLM, load_runner
+from cwmb.runner import ChatModel, Runner, SandboxEvaluator, Task, TaskLLM, load_method
 from cwmb.sandbox.select import get_executor
 from cwmb.trace import TraceWriter
 
@@ -66,6 +71,7 @@ class JobConfig:
     llm_token: str | None = None
     model: str | None = None
     isolation: str = "process"  # how candidates run inside the job
+    method_args: tuple[str, ...] = ()  # KEY=VALUE strings for the method's options
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,12 @@ def run_job(
     """Run one job and write its outputs; `llm` overrides the gateway client (tests)."""
     started = time.monotonic()
     spec = registry.get(config.env_id)
-    run = load_runner(config.method)
+    loaded = load_method(config.method)
+    given = method_options.parse_assignments(config.method_args)
+    resolved = method_options.resolve(
+        config.method, method_options.options_of_class(loaded.options_class), given
+    )
+    options = method_options.instantiate(config.method, loaded.options_class, resolved)
     if config.budget < 0:
         raise CwmbError(f"--budget must be >= 0, got {config.budget}")
     train, train_path = load_train(config, spec)
@@ -167,12 +178,14 @@ def run_job(
         trace=trace,
         seed=config.seed,
         log=log,
+        options=options,
     )
     log(
         f"job: method {config.method}, env {spec.id}, seed {config.seed}, budget "
         f"{config.budget} LLM calls; {config.descriptions} description {description_path}; "
         f"train split {train_path} ({len(train)} transitions); candidates run in "
         f"`{executor.name}` sandboxes"
+        + (f"; options {method_options.describe_values(resolved)}" if resolved else "")
     )
     trace.write(
         "job",
@@ -181,9 +194,10 @@ def run_job(
         seed=config.seed,
         budget=config.budget,
         descriptions=config.descriptions,
+        method_options=resolved,
     )
     try:
-        program, error = _run_method(run, task, config.method)
+        program, error = _run_method(loaded.run, task, config.method)
     finally:
         if llm is None and client is not None and hasattr(client, "close"):
             client.close()
@@ -208,8 +222,10 @@ def run_job(
         "llm_calls": task.llm.calls,
         "budget_exhausted": config.budget > 0 and task.llm.left == 0,
         "train_accuracy": None if evaluation is None else evaluation.accuracy,
+        "train_paper_accuracy": None if evaluation is None else evaluation.paper_accuracy,
         "train_solved": None if evaluation is None else evaluation.solved,
         "descriptions": config.descriptions,
+        "method_options": resolved,
         "description_sha256": sha256_file(description_path),
         "program_sha256": hashlib.sha256(program.encode()).hexdigest(),
         "train_sha256": sha256_file(train_path),

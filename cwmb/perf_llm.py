@@ -165,14 +165,22 @@ def measure_cache_hit(calls: int = 200) -> dict[str, Any]:
 
 
 def measure_startup(times: int = 5) -> dict[str, Any]:
-    """How long the host waits to start and to stop a gateway."""
+    """How long the host waits to start and to stop a gateway, and to open and end one job's
+    socket (every job of a bench pays the latter once)."""
     spec = select_model("openai/scripted", "http://127.0.0.1:9/v1", env={})
-    starts, stops = [], []
+    starts, stops, opens, ends = [], [], [], []
     for _ in range(times):
         gw = Gateway(spec, host_env={})
         starts.append(_timed(gw.start))
+        opens.append(_timed(lambda: gw.add_job("perf")))  # noqa: B023 (called at once)
+        ends.append(_timed(lambda: gw.end_job("perf")))  # noqa: B023
         stops.append(_timed(gw.stop))
-    return {"start_ms": _ms(starts), "stop_ms": _ms(stops)}
+    return {
+        "start_ms": _ms(starts),
+        "stop_ms": _ms(stops),
+        "job_open_ms": _ms(opens),
+        "job_end_ms": _ms(ends),
+    }
 
 
 def measure_embedded(max_tokens: int = 128) -> dict[str, Any]:
@@ -232,7 +240,9 @@ def report(result: dict[str, Any]) -> str:
         f"{'met' if g['within_target'] else 'MISSED'}); fastest tenth: {g['p10_overhead_ms']:.2f} ms",
         f"LLM cache hit: {c['end_to_end_ms']:.2f} ms end to end, {c['inside_gateway_ms']:.2f} ms "
         f"inside the gateway (median of {c['calls']})",
-        f"LLM gateway start {result['startup']['start_ms']:.0f} ms, stop {result['startup']['stop_ms']:.0f} ms",
+        f"LLM gateway start {result['startup']['start_ms']:.0f} ms, stop "
+        f"{result['startup']['stop_ms']:.0f} ms; a job's socket opens in "
+        f"{result['startup']['job_open_ms']:.0f} ms, ends in {result['startup']['job_end_ms']:.0f} ms",
     ]
     e = result.get("embedded")
     if e is not None and e.get("available"):

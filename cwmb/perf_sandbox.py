@@ -72,7 +72,11 @@ class InProcessExecutor:
     isolation_note = "none (measuring only)"
 
     def open(
-        self, source: str, formats: ProgramFormats, limits: Limits | None = None
+        self,
+        source: str,
+        formats: ProgramFormats,
+        limits: Limits | None = None,
+        profile: str = "program",
     ) -> InProcessSession:
         return InProcessSession(source, formats)
 

@@ -2,8 +2,8 @@
 
 `extract_program` takes the last complete fenced code block (preferring one that defines
 `class Environment`), tolerates an answer cut off inside its last block, and accepts bare code
-without fences. `continue_partial` and `grow` serve GIF-MCTS's generate steps, where a node holds
-the first lines of a program and a child adds L more."""
+without fences. `continue_partial` and `grow` serve GIF-MCTS, where a node holds the first lines
+of a program and a child adds L more."""
 
 from __future__ import annotations
 
@@ -97,22 +97,21 @@ def continue_partial(partial: str, code: str) -> str:
     return partial.rstrip("\n") + "\n" + code
 
 
-def count_lines(text: str) -> int:
-    return len(text.splitlines())
+# The partial program of GIF-MCTS's root, as the authors' tree holds it (an empty program joined
+# to empty code by a newline): it counts as two lines.
+ROOT_PARTIAL = "\n"
 
 
-def grow(program: str, base_lines: int, new_lines: int) -> tuple[str, int]:
-    """The first `base_lines` lines of `program` plus its next `new_lines` non-blank lines.
+def grow(program: str, partial: str, new_lines: int) -> tuple[str, int]:
+    """A child's partial program cut from `program`, counting lines as the authors' parser does.
 
-    Returns (that prefix, how many non-blank lines it adds beyond `base_lines`); fewer than
-    `new_lines` means the program ended first (the node is terminal)."""
-    lines = program.splitlines()
-    taken = lines[:base_lines]
-    added = 0
-    for line in lines[base_lines:]:
-        if added == new_lines:
-            break
-        taken.append(line)
-        if line.strip():
-            added += 1
-    return "\n".join(taken) + ("\n" if taken else ""), added
+    `partial` is the parent's partial program. The cut keeps the first
+    (lines of `partial`) + `new_lines` lines of `program` (stripped; blank lines count; "lines of"
+    is the number of pieces `split("\n")` makes, so a partial's leading newline counts too) and
+    prefixes a newline, as the authors' node code does. Returns (that partial program, how many
+    lines it has beyond the parent's count); fewer than `new_lines` means the program ended
+    first (the node is terminal). In effect a depth-1 node holds 4 lines and each level adds 3
+    when new_lines = 2."""
+    base = len(partial.split("\n"))
+    lines = program.strip().split("\n")[: base + new_lines]
+    return "\n" + "\n".join(lines), len(lines) - base

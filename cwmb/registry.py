@@ -110,6 +110,13 @@ class EnvSpec:
     datasets: dict[str, dict[str, Any]] = field(default_factory=dict)
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)
+    # Whether `max_episode_steps` is Gymnasium's registered TimeLimit (False: the benchmark's cap).
+    registered_time_limit: bool = True
+
+    @property
+    def env_time_limit(self) -> int | None:
+        """The environment's own time limit, None where Gymnasium registers none."""
+        return self.max_episode_steps if self.registered_time_limit else None
 
     @property
     def toml_path(self) -> Path:
@@ -150,6 +157,14 @@ class EnvSpec:
         entry = self.baselines.get(preset, {}).get(which)
         return None if entry is None else float(entry["mean"])
 
+    def baseline_source(self, preset: str) -> str | None:
+        """Where the baselines at `preset` come from: "computed here", a published table, or
+        None when there are none."""
+        entry = self.baselines.get(preset)
+        if entry is None:
+            return None
+        return str(entry.get("provenance", {}).get("source", "computed here"))
+
     def baseline_standard_error(self, preset: str, which: str) -> float:
         """The standard error of that mean (0 where the episodes are not stored: published)."""
         entry = self.baselines.get(preset, {}).get(which) or {}
@@ -181,6 +196,7 @@ def _load(package_dir: Path) -> EnvSpec:
         datasets=dict(data.get("dataset", {})),
         baselines=dict(data.get("baselines", {})),
         notes=dict(data.get("notes", {})),
+        registered_time_limit=bool(data.get("registered_time_limit", True)),
     )
 
 

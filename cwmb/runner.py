@@ -12,7 +12,12 @@ job's budget (`task.llm.complete(messages) -> str`; `BudgetExhausted` once the b
 `task.evaluate(program)` (scored on the train split in a sandbox child process, never in the job's
 own process), a seeded `numpy.random.Generator` and the trace writer. Helpers `generate`,
 `improve`, `fix` and `repair` send the shared prompts of `cwmb.prompts` and return the parsed
-program."""
+program.
+
+Every candidate is formatted with autopep8 before it is scored (`cwmb.formatting`, as the authors
+did), and the formatted text is the program from then on: the helpers return it, `evaluate` scores
+it and `best_program` holds it. The best program is the one with the highest `credit` (accuracy,
+0 for a program that raised); at equal credit the earlier one stays."""
 
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ import numpy as np
 from cwmb import prompts
 from cwmb.dataset import Transitions
 from cwmb.errors import CwmbError
-from cwmb.evaluation import predict, program_formats
+from cwmb.evaluation import open_program, predict
+from cwmb.formatting import format_program
 from cwmb.llm.errors import BudgetExhausted, LlmError
 from cwmb.program_parser import extract_program
 from cwmb.registry import EnvSpec, SpaceFormat
@@ -67,11 +73,19 @@ class Evaluation:
     n_errors: int  # transitions on which the program raised (all of them if it failed to load)
     error: str | None  # the first error with its traceback, None if the program never raised
     first_mismatch: dict[str, Any] | None  # input, expected and predicted of the first mistake
+    # The authors' metric on the same split (cwmb.paper_metric); None where it was not computed.
+    paper_accuracy: float | None = None
 
     @property
     def buggy(self) -> bool:
         """The program raised (while loading or on at least one transition)."""
         return self.error is not None
+
+    @property
+    def credit(self) -> float:
+        """The accuracy a method ranks programs by: 0 for a program that raised anywhere, as in
+        the authors' code (their evaluation scores such a program 0 as a whole)."""
+        return 0.0 if self.buggy else self.accuracy
 
     @classmethod
     def from_score(cls, split: SplitScore) -> Evaluation:
@@ -85,17 +99,20 @@ class Evaluation:
             n_errors=split.n_errors,
             error=split.error,
             first_mismatch=split.first_mismatch,
+            paper_accuracy=split.paper_accuracy,
         )
 
     def summary(self) -> dict[str, Any]:
         """The numbers, without the (possibly long) mismatch and traceback."""
         return {
             "accuracy": self.accuracy,
+            "paper_accuracy": self.paper_accuracy,
             "state_accuracy": self.state_accuracy,
             "reward_accuracy": self.reward_accuracy,
             "done_accuracy": self.done_accuracy,
             "solved": self.solved,
             "n_errors": self.n_errors,
+            "credit": self.credit,
         }
 
 
@@ -113,7 +130,7 @@ class SandboxEvaluator:
 
     def __call__(self, program: str) -> Evaluation:
         try:
-            with self.executor.open(program, program_formats(self.spec), self.limits) as session:
+            with open_program(self.executor, self.spec, program, self.limits) as session:
                 split = score(self.spec, self.data, predict(session, self.data))
         except SandboxError as exc:
             split = failed(self.data, str(exc))
@@ -210,9 +227,11 @@ class Task:
     trace: TraceWriter
     seed: int = 0
     log: Callable[[str], None] = field(default=lambda message: None)
+    options: Any = None  # the method's `Options` instance (cwmb.method_options), if it has any
     best_program: str | None = None
     best_evaluation: Evaluation | None = None
     _evaluations: dict[str, Evaluation] = field(default_factory=dict, repr=False)
+    _formatted: dict[str, str] = field(default_factory=dict, repr=False)
 
     # -- what the environment is -----------------------------------------------------------
     @property
@@ -237,8 +256,19 @@ class Task:
         return self.llm.budget
 
     # -- scoring candidates ----------------------------------------------------------------
+    def formatted(self, program: str) -> str:
+        """`program` as autopep8 formats it (what is scored and kept; computed once per text)."""
+        key = program_id(program)
+        if key not in self._formatted:
+            text = format_program(program)
+            self._formatted[key] = text
+            self._formatted.setdefault(program_id(text), text)  # formatting it again: unchanged
+        return self._formatted[key]
+
     def evaluate(self, program: str) -> Evaluation:
-        """Score `program` on the train split in a sandbox (repeated programs are not rerun)."""
+        """Score `program`, formatted, on the train split in a sandbox (repeated programs are
+        not rerun)."""
+        program = self.formatted(program)
         key = program_id(program)
         cached = key in self._evaluations
         evaluation = self._evaluations.get(key) or self.evaluator(program)
@@ -262,12 +292,13 @@ class Task:
 
     def evaluation_of(self, program: str) -> Evaluation | None:
         """The evaluation of a program already scored in this job, if any."""
-        return self._evaluations.get(program_id(program))
+        formatted = self._formatted.get(program_id(program), program)
+        return self._evaluations.get(program_id(formatted))
 
     # -- the shared prompts ----------------------------------------------------------------
     def ask(self, messages: list[prompts.Message], purpose: str) -> str:
-        """Send `messages` and return the program in the answer."""
-        return extract_program(self.llm.complete(messages, purpose=purpose))
+        """Send `messages` and return the program in the answer, formatted."""
+        return self.formatted(extract_program(self.llm.complete(messages, purpose=purpose)))
 
     def generate(self) -> str:
         """A program written from the description alone."""
@@ -302,10 +333,8 @@ def fix_request(task: Task, program: str, evaluation: Evaluation) -> list[prompt
 
 
 def _better(new: Evaluation, old: Evaluation) -> bool:
-    """Higher accuracy wins; at equal accuracy a program that never raises wins."""
-    if new.accuracy != old.accuracy:
-        return new.accuracy > old.accuracy
-    return old.buggy and not new.buggy
+    """Strictly higher credit wins (the authors keep the first of equals)."""
+    return new.credit > old.credit
 
 
 # -- the registry ----------------------------------------------------------------------------
@@ -398,6 +427,18 @@ def check_method(method: str) -> None:
     raise CwmbError(f"unknown method {method!r}; known methods: {known}")
 
 
+def method_file(method: str) -> Path | None:
+    """The top-level module file of METHOD (where its `Options` are declared), found without
+    importing it; None for an entry-point method."""
+    check_method(method)
+    if method in _builtin_methods():
+        package = importlib.import_module(RUNNERS_PACKAGE)
+        found = (_module_file(Path(entry), method) for entry in package.__path__)
+        return next((path for path in found if path is not None), None)
+    external = methods_dir()
+    return None if external is None else _module_file(external, method)
+
+
 def _load_external(folder: Path, method: str) -> ModuleType:
     path = _module_file(folder, method)
     assert path is not None
@@ -412,9 +453,15 @@ def _load_external(folder: Path, method: str) -> ModuleType:
     return module
 
 
-def load_runner(method: str) -> Runner:
-    """The `run` function of METHOD (this imports the method: call it only inside a job).
-    An unknown method is a CwmbError naming the known ones."""
+@dataclass(frozen=True)
+class LoadedMethod:
+    run: Runner
+    options_class: type | None  # the module's `Options` dataclass, if it declares one
+
+
+def load_method(method: str) -> LoadedMethod:
+    """The `run` function and `Options` class of METHOD (this imports the method: call it only
+    inside a job). An unknown method is a CwmbError naming the known ones."""
     check_method(method)
     folder = methods_dir()
     run: Any
@@ -426,11 +473,19 @@ def load_runner(method: str) -> Runner:
             raise CwmbError(f"method {method!r} cannot be imported: {exc}") from exc
         run = getattr(module, "run", None)
     elif folder is not None and _module_file(folder, method) is not None:
-        run = getattr(_load_external(folder, method), "run", None)
+        module = _load_external(folder, method)
+        run = getattr(module, "run", None)
     else:
         entry = _entry_points().get(method) or _entry_points().get(module_name(method))
         assert entry is not None
         run = entry.load()
+        module = importlib.import_module(entry.module)
     if not callable(run):
         raise CwmbError(f"method {method!r} has no function `run(task) -> str`")
-    return cast(Runner, run)
+    options = getattr(module, "Options", None)
+    return LoadedMethod(cast(Runner, run), options if isinstance(options, type) else None)
+
+
+def load_runner(method: str) -> Runner:
+    """The `run` function of METHOD (this imports the method: call it only inside a job)."""
+    return load_method(method).run

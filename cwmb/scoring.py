@@ -4,7 +4,10 @@ Per transition: if the recorded transition terminated, reward and `done` count 1
 next state, reward and `done` count 1/3 each, with the next state's credit split evenly over its
 elements. Components a dataset marks as undetermined are dropped and the rest renormalized.
 Transitions are weighted inversely to the frequency of their reward value. A transition on which the
-program raised scores 0. The metric never sees the program, only what it predicted."""
+program raised scores 0. The metric never sees the program, only what it predicted.
+
+Every score also carries the paper-mode accuracy (`cwmb.paper_metric`), the authors' metric, to be
+set beside the paper's published numbers."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from cwmb.dataset import Transitions
+from cwmb.paper_metric import paper_accuracy
 from cwmb.registry import EnvSpec
 
 # A prediction as it crosses the sandbox boundary: plain JSON values only.
@@ -28,6 +32,7 @@ class SplitScore:
     done_accuracy: float | None
     solved: bool
     n_transitions: int
+    paper_accuracy: float = 0.0  # the authors' metric on the same split (cwmb.paper_metric)
     n_errors: int = 0
     error: str | None = None
     first_mismatch: dict[str, Any] | None = None
@@ -163,6 +168,7 @@ def score(spec: EnvSpec, data: Transitions, predictions: list[Prediction]) -> Sp
         done_accuracy=_weighted_mean(credit.done, weights),
         solved=n_scored > 0 and not wrong.any(),
         n_transitions=n_scored,
+        paper_accuracy=paper_accuracy(spec, data, predictions),
         n_errors=len(errors),
         error=errors[0] if errors else None,
         first_mismatch=None if first is None else _mismatch(data, first, predictions[first]),
@@ -178,6 +184,7 @@ def failed(data: Transitions, error: str) -> SplitScore:
         done_accuracy=0.0,
         solved=False,
         n_transitions=len(data),
+        paper_accuracy=0.0,
         n_errors=len(data),
         error=error,
     )

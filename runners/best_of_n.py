@@ -1,5 +1,6 @@
 """best-of-n: the whole budget spent on independent programs written from the description; the
-one most accurate on the train split wins. Stops early once a program is right everywhere."""
+one most accurate on the train split wins (a program that raised counts as 0). Stops early once
+a program is right everywhere."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """refine: one program from the description, then each remaining call repairs the latest program
 (fix if it raises, else improve with its first mispredicted transition). Returns the most accurate
-program seen; stops early once a program is right everywhere."""
+program seen (a program that raised counts as 0); stops early once a program is right everywhere."""
 
 from __future__ import annotations
 

@@ -28,8 +28,10 @@ def run(task: Task) -> str:
                                           the call past the budget raises BudgetExhausted
     task.generate() / task.improve(program, evaluation) / task.fix(program, evaluation)
     task.repair(program, evaluation)      the shared prompts: one LLM call each, parsed program back
-    task.evaluate(program) -> Evaluation  train accuracy (+ state/reward/done accuracy, `solved`,
-                                          `buggy`, `error`, `first_mismatch`), run in a sandbox
+    task.evaluate(program) -> Evaluation  train accuracy (+ `paper_accuracy`, state/reward/done
+                                          accuracy, `solved`, `buggy`, `error`, `first_mismatch`,
+                                          `credit`), run in a sandbox after autopep8 formats it
+    task.best_program     the formatted program with the highest credit so far (0 if it raised)
     task.rng              a seeded numpy Generator: use it for every random choice
     task.trace.write(event, **fields)     add your own records to trace.jsonl
     task.log(message)     a line in the job's log.txt

@@ -2,7 +2,7 @@
 an instant fake evaluator, and Task construction.
 
 Marker programs are not real world models: their comments say how they score
-(`# score 0.75`, `# raises`), so the search rules can be driven exactly and fast. Tests that need
+(`# score 0.75`; `# raises`: it raised on some transitions, scoring 0.75 on the others), so the search rules can be driven exactly and fast. Tests that need
 real scoring use the sandbox evaluator on a shipped train split."""
 
 from __future__ import annotations
@@ -83,10 +83,12 @@ class FakeEvaluator:
     def __call__(self, program: str) -> Evaluation:
         self.programs.append(program)
         scores = _SCORE.findall(program)
+        accuracy = float(scores[-1]) if scores else 0.0
         if not scores or "# raises" in program:
+            # Like a program that raises on some transitions only: its marked accuracy stays
+            # (the credit methods rank it by is still 0).
             error = "Traceback (most recent call last):\nValueError: scripted bug"
-            return Evaluation(0.0, 0.0, 0.0, 0.0, False, 10, 10, error, _mismatch(error))
-        accuracy = float(scores[-1])
+            return Evaluation(accuracy, 0.0, 0.0, 0.0, False, 10, 5, error, _mismatch(error))
         solved = accuracy >= 1.0
         return Evaluation(
             accuracy, accuracy, accuracy, accuracy, solved, 10, 0, None,
@@ -109,6 +111,15 @@ def _mismatch(error: str | None) -> dict[str, Any]:
         },
         "error": error,
     }
+
+
+def methods_folder(folder: Path, monkeypatch: Any, files: dict[str, str]) -> Path:
+    """A CWMB_METHODS_PATH folder at `folder` holding `files` (relative path -> source)."""
+    for name, source in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(source)
+    monkeypatch.setenv("CWMB_METHODS_PATH", str(folder))
+    return folder
 
 
 def shipped_train_envs() -> list[str]:

@@ -43,6 +43,7 @@ def _key(method: str, env: str, seed: int) -> int:
 def _split(accuracy: float) -> dict[str, Any]:
     return {
         "accuracy": accuracy,
+        "paper_accuracy": round(accuracy * 0.7, 4),
         "state_accuracy": accuracy,
         "reward_accuracy": min(1.0, accuracy + 0.05),
         "done_accuracy": 1.0,

@@ -41,10 +41,13 @@ def bench_env(tmp_path: Path) -> dict[str, str]:
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """The run's result files (not the gateway log, the bench's lock or jobs' scratch folders)."""
     return {
         str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.read_bytes())
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "gateway.jsonl"
+        if p.is_file()
+        and p.name not in ("gateway.jsonl", "bench.lock")
+        and ".scratch" not in p.relative_to(folder).parts
     }
 
 
@@ -72,9 +75,18 @@ def test_bench_runs_every_job_and_writes_the_results_folder(scripted_llm, tmp_pa
         assert by_key[("zero-shot", env_id)]["llm_calls"] == "1"
         assert by_key[("null", env_id)]["llm_calls"] == "0"
         assert float(by_key[("null", env_id)]["train_accuracy"]) < 1.0
+    # Paper mode beside ours: CliffWalking's reference is perfect in both metrics; Blackjack's
+    # hidden cards, masked in ours, are scored by the authors' metric.
+    for split in ("train", "heldout"):
+        assert float(by_key[("zero-shot", "CliffWalking-v1")][f"{split}_paper_accuracy"]) == 1.0
+        assert float(by_key[("zero-shot", "Blackjack-v1")][f"{split}_paper_accuracy"]) < 1.0
+    score = json.loads((run / "zero-shot/CliffWalking-v1/seed0/score.json").read_text())
+    assert [s["paper_accuracy"] for s in score["splits"].values()] == [1.0, 1.0]
+    assert score["job"]["train_paper_accuracy"] == 1.0
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["model"] == "openai/scripted" and manifest["budget"] == 1
-    assert manifest["isolation"] == {"jobs": isolation, "final_scoring": isolation}
+    assert manifest["isolation"]["jobs"] == manifest["isolation"]["final_scoring"] == isolation
+    assert "filesystem" in manifest["isolation"]["job_confinement"]["features"]
     for job in ("zero-shot/CliffWalking-v1/seed0", "null/Blackjack-v1/seed0"):
         for name in ("program.py", "trace.jsonl", "score.json", "log.txt"):
             assert (run / job / name).is_file(), (job, name)

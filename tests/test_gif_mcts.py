@@ -138,19 +138,68 @@ def test_successful_fix_gives_the_chain_its_value(scripted_llm, client):
     assert fixed.value == pytest.approx(0.4) and fixed.untried == [GENERATE, IMPROVE]
 
 
-def test_generate_adds_two_lines_and_short_completions_are_terminal(scripted_llm, client):
-    script = KindScript(generate=[gen(0.3, lines=12), gen(0.35, lines=5)])
+def test_nodes_grow_by_the_authors_line_count(scripted_llm, client):
+    # Blank lines count: the first child holds the answer's first 4 lines behind a newline.
+    spaced = "# cwm\n\n# score 0.3\n# tag a\n" + "".join(f"v{i} = {i}\n" for i in range(8))
+    longer = marker_program(0.35, lines=12)
+    script = KindScript(generate=[fenced(spaced), fenced(longer), gen(0.5, lines=6)])
     search = search_with(scripted_llm, client, script, budget=3)
     first = search.iterate()
-    assert first.program.splitlines() == ["# cwm", "# score 0.3"]
-    assert not first.terminal and first.rollout.count("\n") == 12
-    # Continue from `first`: the 5-line answer adds 3 lines; a later 4-line program adds 0.
+    assert first.program == "\n# cwm\n\n# score 0.3\n# tag a" and not first.terminal
+    # Its partial counts 5 lines (the leading newline too): the child takes 7, 3 more.
     second = search.expand(first, GENERATE)
-    assert second.program.splitlines()[:2] == ["# cwm", "# score 0.35"]
-    assert len(second.program.splitlines()) == 4 and not second.terminal
-    scripted_llm.script(KindScript(generate=[gen(0.5, lines=4)]))
+    assert second.program == "\n" + "\n".join(longer.split("\n")[:7])
+    assert not second.terminal and second.untried == [GENERATE, IMPROVE]
+    # The next cut needs 10 lines; a 6-line program ends first: terminal, with no actions.
     third = search.expand(second, GENERATE)
-    assert third.terminal and third.untried == [IMPROVE]
+    assert third.terminal and third.untried == [] and not third.children
+
+
+def test_terminal_node_has_value_zero_and_passes_its_credit_to_its_parent(scripted_llm, client):
+    short = fenced("# cwm\n# score 0.4\n# tag t\n")  # 3 lines: 1 beyond the root's 2
+    script = KindScript(generate=[short, gen(0.2, tag="next")])
+    search = search_with(scripted_llm, client, script, budget=2)
+    terminal = search.iterate()
+    assert terminal.terminal and terminal.untried == [] and terminal.reward == 0.4
+    assert terminal.visits == 1 and terminal.value == 0.0
+    assert search.root.visits == 2 and search.root.value == pytest.approx(0.4 / 2)
+    # It is never selected again: the root's only option is its untried generate.
+    assert [o.child for o in search.options(search.root)] == [None]
+    assert search.best is terminal
+    search.iterate()
+    assert search.root.children[1].action == GENERATE and not terminal.children
+
+
+def test_value_model_learns_after_the_expansion_with_the_new_child_in_v_local(scripted_llm, client):
+    script = KindScript(generate=[gen(0.05), gen(0.2)])
+    search = search_with(scripted_llm, client, script, budget=2)
+    first_node = search.iterate()
+    second_node = search.iterate()
+    # A poor first program: the second call is another generate at the root, its sibling.
+    assert second_node.parent is search.root is first_node.parent
+    first, second = (r["value_model"] for r in search.task.trace.events("node"))
+    # v_L counts the new child with value 0: 0 alone, then (0.05 + 0) / 2 next to its sibling.
+    assert first["v_local"] == 0.0 and first["v_global"] == 0.5
+    # prediction 0.25, target 0.05: error 0.4, gradients +/-0.1, lr 1/3.
+    assert first["predicted"] == pytest.approx(0.25)
+    assert (first["w_global"], first["w_local"]) == pytest.approx((0.5 - 0.1 / 3, 0.5 + 0.1 / 3))
+    assert second["v_local"] == pytest.approx(0.025)
+    assert second["v_global"] == pytest.approx((0.5 * 2 + 0.05) / 3)
+
+
+def test_best_program_counts_a_raising_program_as_zero(scripted_llm, client):
+    # The first program raised after getting 90% right; the later ones are healthy but worse.
+    script = KindScript(
+        generate=[gen(0.9, raises=True, tag="bug")] + [gen(0.1, tag=f"g{i}") for i in range(3)],
+        fix=[gen(0.3, tag="fixed")],
+        improve=[gen(0.1, tag=f"i{i}") for i in range(3)],
+    )
+    search = search_with(scripted_llm, client, script, budget=3)
+    program = search.run()
+    assert "# tag fixed" in program and "# raises" not in program
+    assert search.best is not None and not search.best.buggy and search.best.accuracy == 0.3
+    # The job's own record of the best program follows the same rule.
+    assert search.task.best_program is not None and "# tag fixed" in search.task.best_program
 
 
 def test_selection_uses_the_ucb_formula(scripted_llm, client):
@@ -163,7 +212,10 @@ def test_selection_uses_the_ucb_formula(scripted_llm, client):
     assert scores[a.id] == pytest.approx(0.6 + 0.1 * math.sqrt(math.log(n) / (1 + 1)))
     v_g = (0.5 * 2 + 0.6) / 3  # prior 0.5 counted twice, then one generate worth 0.6
     v_l = 0.6
-    expected = (0.5 * v_g + 0.5 * v_l) / 1.0 + 0.1 * math.sqrt(math.log(n) / (1 + 1))
+    # The first update saw v_G = 0.5, v_L = 0 (the new child before backpropagation) and
+    # target 0.6: prediction 0.25, error 2 * (0.25 - 0.6) = -0.7, gradients -/+0.175, lr 1/3.
+    w_g, w_l = 0.5 + 0.175 / 3, 0.5 - 0.175 / 3
+    expected = (w_g * v_g + w_l * v_l) / (w_g + w_l) + 0.1 * math.sqrt(math.log(n) / (1 + 1))
     assert scores[GENERATE] == pytest.approx(expected)
 
 

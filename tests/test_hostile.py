@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sandbox_backends
 
 import cwmb
 from cwmb import registry
@@ -25,7 +26,10 @@ from cwmb.dataset import Transitions, load_split
 from cwmb.evaluation import predict, program_formats, score_program
 from cwmb.sandbox.base import Executor, Limits, SandboxError
 from cwmb.sandbox.process import ForkServer, ProcessExecutor
+from cwmb.sandbox.worker import ONLY_STDLIB_AND_NUMPY
 from cwmb.scoring import score
+
+backend = sandbox_backends.backend  # the fixture: every backend
 
 HOSTILE = Path(__file__).parent / "hostile"
 ENV_ID = "CartPole-v1"
@@ -87,27 +91,6 @@ def zeros(data: Transitions, reward: float = 0.0) -> list[dict[str, Any]]:
 def data() -> Transitions:
     spec = registry.get(ENV_ID)
     return load_split(spec, "train").select(slice(0, N_TRANSITIONS))
-
-
-def _docker_executor() -> Executor:
-    from cwmb.sandbox.docker_backend import DockerExecutor, docker_problem
-
-    problem = docker_problem()
-    if problem:
-        pytest.skip(problem)
-    return DockerExecutor()
-
-
-@pytest.fixture(
-    scope="module", params=["process", pytest.param("docker", marks=pytest.mark.docker)]
-)
-def backend(request: pytest.FixtureRequest) -> Iterator[tuple[str, Executor]]:
-    if request.param == "docker":
-        yield "docker", _docker_executor()
-        return
-    server = ForkServer()
-    yield "process", ProcessExecutor(server)
-    server.shutdown()
 
 
 @pytest.fixture
@@ -188,7 +171,7 @@ def assert_nothing_left(backend: str, executor: Executor) -> None:
     left = [pid for pid in descendants(server.pid) if pid not in spare]
     assert left == [], ["a sandbox process outlived its session:", *map(_describe, left)]
     if server.base:  # one work folder per live sandbox (unused when it has its own /tmp)
-        assert len([p for p in Path(server.base).iterdir() if p.name != "root"]) == len(spare)
+        assert len([p for p in Path(server.base).glob("work-*")]) == len(spare)
 
 
 def run(ctx: Context, name: str, limits: Limits = LIMITS) -> Outcome:
@@ -302,14 +285,42 @@ def check_steal(ctx: Context, outcome: Outcome) -> None:
     assert score(ctx.spec, ctx.data, outcome.predictions).accuracy < 0.5
 
 
+def reports_nothing_found(searched_at_least: int) -> Callable[[Context, Outcome], None]:
+    """The program reported [simulator things it got, places it searched, 0, 0]."""
+
+    def check(ctx: Context, outcome: Outcome) -> None:
+        assert outcome.error is None, outcome.error
+        got, searched = outcome.predictions[0]["next_state"][:2]
+        assert got == 0.0, "the program reached a simulator file"
+        assert searched >= searched_at_least  # it really looked
+
+    return check
+
+
+def check_ctypes(ctx: Context, outcome: Outcome) -> None:
+    reports_nothing_found(0)(ctx, outcome)
+    assert outcome.predictions[0]["next_state"][1] == 0.0, "a libmujoco file is visible"
+
+
+NOT_ALLOWED = fails_with(ONLY_STDLIB_AND_NUMPY, within=LIMITS.load_seconds)
+
+
 def check_descriptions(ctx: Context, outcome: Outcome) -> None:
-    # Every description file of every environment is there, and blank inside the sandbox.
+    # A program's sandbox holds no environment package at all: no description file to find.
     assert outcome.error is None, outcome.error
     found, read, _, _ = outcome.predictions[0]["next_state"]
-    assert found == 2 * len(registry.env_ids()) and read == 0.0
+    assert found == 0.0 and read == 0.0
 
 
 CASES: dict[str, Callable[[Context, Outcome], None]] = {
+    # Simulators, in several disguises: not on the program's filesystem at all.
+    "import_gymnasium": NOT_ALLOWED,
+    "import_by_name": NOT_ALLOWED,
+    "import_true_env": NOT_ALLOWED,
+    "sys_path_site_packages": NOT_ALLOWED,
+    "read_simulator_files": reports_nothing_found(10),
+    "exec_source_from_disk": honest_zeros(),  # the reward counts the sources it found
+    "ctypes_libmujoco": check_ctypes,
     "endless_loop": timed_out("step a batch", LIMITS.wall_seconds),
     "endless_loop_ignoring_signals": timed_out("step a batch", LIMITS.wall_seconds),
     "endless_load": timed_out("load the program", LIMITS.load_seconds),
@@ -353,7 +364,7 @@ CASES: dict[str, Callable[[Context, Outcome], None]] = {
 def test_every_hostile_program_has_a_case() -> None:
     programs = {path.stem for path in HOSTILE.glob("*.py")}
     assert programs == set(CASES)
-    assert len(programs) >= 20
+    assert len(programs) >= 27
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -403,11 +414,18 @@ def test_failing_program_scores_zero_with_the_error(ctx: Context) -> None:
     assert "exit status 0" in (scores["train"].error or "")
 
 
+# The one exception: the one-off converter of the authors' published buffers, whose Unpickler
+# admits only numpy's array builders (tests/test_paper_split.py feeds it hostile pickles).
+PICKLE_READERS = {"paper_buffers.py"}
+
+
 def test_no_pickle_path() -> None:
-    """Nothing on the trusted side can unpickle: no pickle import, every np.load refuses it."""
+    """Nothing on the trusted side can unpickle: no pickle import (but the allow-listed buffer
+    converter), every np.load refuses it."""
     for path in Path(cwmb.__file__).parent.rglob("*.py"):
         text = path.read_text()
-        assert "import pickle" not in text and "from pickle" not in text, path
+        if path.name not in PICKLE_READERS:
+            assert "import pickle" not in text and "from pickle" not in text, path
         assert "allow_pickle=True" not in text, path
         for call in re.finditer(r"np\.load\(", text):
             assert "allow_pickle=False" in text[call.end() : call.end() + 200], path

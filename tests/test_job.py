@@ -12,6 +12,7 @@ from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.gateway import Gateway
 from cwmb.llm.models import select_model
 from cwmb.llm.upstream import RetryPolicy
+from cwmb.runner import LoadedMethod
 from cwmb.trace import read_trace
 
 ENV = "CliffWalking-v1"
@@ -77,7 +78,7 @@ def test_a_failing_method_keeps_its_best_program(tmp_path, scripted_llm, monkeyp
         task.evaluate(task.generate())
         raise RuntimeError("the method crashed")
 
-    monkeypatch.setattr(job, "load_runner", lambda method: broken)
+    monkeypatch.setattr(job, "load_method", lambda method: LoadedMethod(broken, None))
     scripted_llm.script([fenced(WRONG_CLIFF)])
     out = tmp_path / "job"
     assert cli.main(job_args(out, scripted_llm.base_url, "anything", 3)) == 1
@@ -105,7 +106,7 @@ def test_usage_errors_are_one_line(tmp_path, capsys):
 def _gif_job(tmp_path, name, gateway, token):
     config = job.JobConfig(
         method="gif-mcts", env_id=ENV, seed=7, budget=6, out=tmp_path / name,
-        llm_url=gateway.url, llm_token=token, model="openai/scripted",
+        llm_url=gateway.url("gif-mcts/CW/seed7"), llm_token=token, model="openai/scripted",
     )  # fmt: skip
     result = job.run_job(config)
     tree = [r for r in read_trace(config.out / "trace.jsonl") if r["event"] == "tree"][-1]
@@ -163,7 +164,8 @@ def test_a_job_process_takes_the_gateway_from_its_environment(tmp_path, scripted
     scripted_llm.script(lambda body: fenced(WRONG_STEP))
     with Gateway(spec, tcp=True, host_env={}) as gw:
         token = gw.add_job("zero-shot/CW/seed0", 1)
-        env = job_environment(token, spec.id, url=gw.url, host_env={"PATH": os.environ["PATH"]})
+        url = gw.url("zero-shot/CW/seed0")
+        env = job_environment(token, spec.id, url=url, host_env={"PATH": os.environ["PATH"]})
         out = tmp_path / "job"
         done = subprocess.run(
             [sys.executable, "-m", "cwmb.cli", "job", "--method", "zero-shot", "--env", ENV,

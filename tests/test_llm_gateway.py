@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -236,15 +237,15 @@ def test_top_k_is_dropped_for_openai_itself(scripted_llm) -> None:
 
 def test_unknown_token_and_wrong_model_are_refused(scripted_llm) -> None:
     with gateway(scripted_llm) as gw:
-        assert gw.socket_path is not None
+        token = gw.add_job("j")
+        socket_path = gw.socket_dir("j") / "llm.sock"
         with (
-            LlmClient("openai/scripted", socket_path=gw.socket_path, api_key="guess") as c,
+            LlmClient("openai/scripted", socket_path=socket_path, api_key="guess") as c,
             pytest.raises(LlmError, match="unknown job token"),
         ):
             c.complete(HELLO)
-        token = gw.add_job("j")
         with (
-            LlmClient("openai/else", socket_path=gw.socket_path, api_key=token) as c,
+            LlmClient("openai/else", socket_path=socket_path, api_key=token) as c,
             pytest.raises(LlmError, match="serves openai/scripted, not 'openai/else'"),
         ):
             c.complete(HELLO)
@@ -254,11 +255,13 @@ def test_unknown_token_and_wrong_model_are_refused(scripted_llm) -> None:
 def test_models_endpoint_and_loopback_tcp(scripted_llm, job_client) -> None:
     scripted_llm.script(["over tcp"])
     with gateway(scripted_llm, tcp=True) as gw:
-        assert gw.url is not None and gw.url.startswith("http://127.0.0.1:")
-        listed = httpx.get(f"{gw.url}/models").json()
-        assert [m["id"] for m in listed["data"]] == ["openai/scripted"]
         token = gw.add_job("tcp-job")
-        with LlmClient("openai/scripted", base_url=gw.url, api_key=token) as c:
+        url = gw.url("tcp-job")
+        assert url is not None and url.startswith("http://127.0.0.1:")
+        auth = {"authorization": f"Bearer {token}"}
+        listed = httpx.get(f"{url}/models", headers=auth).json()
+        assert [m["id"] for m in listed["data"]] == ["openai/scripted"]
+        with LlmClient("openai/scripted", base_url=url, api_key=token) as c:
             assert c.complete(HELLO).text == "over tcp"
 
 
@@ -351,3 +354,223 @@ def test_a_job_started_again_replays_from_its_first_call(
         again = job_client(gw, "m/E/seed0").complete(HELLO).text  # the same job, started again
     assert (once, again) == ("answer 0", "answer 0")
     assert scripted_llm.upstream_calls == 1
+
+
+# -- what a job cannot do with the gateway -----------------------------------------------------
+
+
+def raw_call(
+    gw: Gateway, job: str, token: str | None, body: object, path: str = "/v1/chat/completions"
+) -> httpx.Response:
+    """One request over the job's own socket, exactly as given (no client-side defaults)."""
+    transport = httpx.HTTPTransport(uds=str(gw.socket_dir(job) / "llm.sock"))
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    with httpx.Client(transport=transport, base_url="http://gw") as http:
+        if body is None:
+            return http.get(path, headers=headers)
+        return http.post(path, json=body, headers=headers)
+
+
+def chat(**fields: object) -> dict:
+    return {"model": "openai/scripted", "messages": HELLO, **fields}
+
+
+def test_n_above_one_is_refused_and_costs_nothing(scripted_llm) -> None:
+    scripted_llm.script(echo_rule)
+    with gateway(scripted_llm) as gw:
+        token = gw.add_job("j", budget=1)
+        refused = raw_call(gw, "j", token, chat(n=16))
+        assert refused.status_code == 400
+        assert "`n` must be 1" in refused.json()["error"]["message"]
+        assert raw_call(gw, "j", token, chat(n=1)).status_code == 200  # the one budget unit
+        assert gw.usage()["j"]["used"] == 1
+    assert scripted_llm.upstream_calls == 1
+
+
+def test_only_allowed_fields_are_forwarded_and_max_tokens_is_clamped(scripted_llm) -> None:
+    scripted_llm.script(echo_rule)
+    with gateway(scripted_llm) as gw:  # the run's max_tokens: the paper's 1500
+        token = gw.add_job("j")
+        for extra in ({"logprobs": True}, {"top_logprobs": 20}, {"tools": []}, {"user": "x"}):
+            answer = raw_call(gw, "j", token, chat(**extra))
+            assert answer.status_code == 400, extra
+            assert f"does not accept {next(iter(extra))}" in answer.json()["error"]["message"]
+        nested = {"role": "user", "content": "hi", "name": "x"}
+        assert raw_call(gw, "j", token, chat(messages=[nested])).status_code == 400
+        sampling = dict(temperature=0.5, top_p=0.9, top_k=40, stop=["\n"], seed=7)
+        assert raw_call(gw, "j", token, chat(max_tokens=100_000, **sampling)).status_code == 200
+        assert raw_call(gw, "j", token, chat(max_tokens=20)).status_code == 200
+        assert raw_call(gw, "j", token, chat()).status_code == 200
+    bodies = [r.body or {} for r in scripted_llm.chat_requests]
+    assert bodies[0] == {"model": "scripted", "messages": HELLO, "max_tokens": 1500, **sampling}
+    assert [b["max_tokens"] for b in bodies] == [1500, 20, 1500]  # clamped, kept, set when missing
+    assert scripted_llm.upstream_calls == 3
+
+
+def test_nothing_answers_without_the_jobs_token(scripted_llm) -> None:
+    with gateway(scripted_llm) as gw:
+        token = gw.add_job("j")
+        other = gw.add_job("k")
+        for path in ("/v1/models", "/v1/anything", "/"):
+            assert raw_call(gw, "j", None, None, path).status_code == 401
+        assert raw_call(gw, "j", other, None, "/v1/models").status_code == 401  # not its socket
+        assert raw_call(gw, "j", token, None, "/v1/models").status_code == 200
+        assert raw_call(gw, "j", token, None, "/v1/anything").status_code == 404
+        assert raw_call(gw, "j", "x", chat()).status_code == 401
+    assert scripted_llm.upstream_calls == 0
+
+
+def test_an_ended_jobs_token_and_socket_are_gone(scripted_llm) -> None:
+    scripted_llm.script(echo_rule)
+    with gateway(scripted_llm, tcp=True) as gw:
+        token = gw.add_job("j", budget=5)
+        folder, url = gw.socket_dir("j"), gw.url("j")
+        with LlmClient.from_environment(gw.job_environment(token)) as client:
+            client.complete(HELLO)
+            gw.end_job("j")
+            with pytest.raises(LlmError, match="cannot reach"):
+                client.complete(HELLO)
+        assert not folder.exists()
+        with pytest.raises(httpx.ConnectError):
+            httpx.post(f"{url}/chat/completions", json=chat(), headers={"authorization": token})
+        assert gw.usage()["j"]["used"] == 1  # still readable, and no more spent
+        again = gw.add_job("j", budget=5)  # a retry: a new token on a new socket
+        assert again != token
+        assert raw_call(gw, "j", token, chat()).status_code == 401
+        assert raw_call(gw, "j", again, chat()).status_code == 200
+    assert scripted_llm.upstream_calls == 2
+
+
+def test_request_bodies_are_capped_without_being_buffered(scripted_llm) -> None:
+    import socket
+
+    from cwmb.llm.gateway import JobLimits
+
+    with gateway(scripted_llm, limits=JobLimits(max_body_bytes=100_000)) as gw:
+        token = gw.add_job("j")
+        big = chat(messages=[{"role": "user", "content": "x" * 200_000}])
+        answer = raw_call(gw, "j", token, big)
+        assert answer.status_code == 413 and "100000 bytes" in answer.json()["error"]["message"]
+        # An endless chunked body: refused once past the cap, long before the sender is done.
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(gw.socket_dir("j") / "llm.sock"))
+            sock.sendall(
+                b"POST /v1/chat/completions HTTP/1.1\r\nhost: gw\r\n"
+                + f"authorization: Bearer {token}\r\n".encode()
+                + b"transfer-encoding: chunked\r\n\r\n"
+            )
+            chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+            sent = 0
+            sock.settimeout(0.05)
+            reply = b""
+            while not reply and sent < 50_000_000:
+                with contextlib.suppress(BlockingIOError, TimeoutError):
+                    sent += sock.send(chunk)
+                with contextlib.suppress(TimeoutError):
+                    reply = sock.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
+        assert sent < 2_000_000
+        deep = b'{"model": ' + b"[" * 40_000 + b"]" * 40_000 + b"}"
+        transport = httpx.HTTPTransport(uds=str(gw.socket_dir("j") / "llm.sock"))
+        with httpx.Client(transport=transport, base_url="http://gw") as http:
+            nested = http.post(
+                "/v1/chat/completions", content=deep, headers={"authorization": f"Bearer {token}"}
+            )
+        assert nested.status_code == 400
+    assert scripted_llm.upstream_calls == 0
+
+
+def test_a_job_flooding_its_socket_starves_no_one_and_holds_few_descriptors(
+    scripted_llm,
+) -> None:
+    import os
+    import socket
+
+    scripted_llm.script(echo_rule)
+    with gateway(scripted_llm) as gw:
+        gw.add_job("flood")
+        victim = LlmClient.from_environment(gw.job_environment(gw.add_job("victim")))
+        before = len(os.listdir("/proc/self/fd"))
+        held = []
+        try:
+            for _ in range(3000):  # the flooding job's side of its connections
+                sock = socket.socket(socket.AF_UNIX)
+                sock.connect(str(gw.socket_dir("flood") / "llm.sock"))
+                held.append(sock)
+            with victim:
+                assert [victim.complete(HELLO).text for _ in range(5)] == ["hello"] * 5
+            # The gateway's side: at most the cap of the flooding job's connections stay open.
+            gateway_side = len(os.listdir("/proc/self/fd")) - before - len(held)
+            assert gateway_side < 100, gateway_side
+        finally:
+            for sock in held:
+                sock.close()
+
+
+def test_a_connection_that_sends_nothing_is_closed(scripted_llm) -> None:
+    import socket
+
+    from cwmb.llm.gateway import JobLimits
+    from cwmb.llm.job_server import ConnectionLimits
+
+    limits = JobLimits(connections=ConnectionLimits(idle_timeout_s=0.2))
+    with gateway(scripted_llm, limits=limits) as gw:
+        gw.add_job("j")
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(gw.socket_dir("j") / "llm.sock"))
+            sock.settimeout(5)
+            assert sock.recv(10) == b""  # closed by the gateway, not by the timeout here
+
+
+def test_refusals_are_counted_but_only_the_first_are_logged(scripted_llm, tmp_path) -> None:
+    from cwmb.llm.gateway import JobLimits
+
+    log = tmp_path / "gateway.jsonl"
+    with gateway(scripted_llm, log_path=log, limits=JobLimits(logged_refusals=3)) as gw:
+        token = gw.add_job("j")
+        for _ in range(10):
+            assert raw_call(gw, "j", token, chat(n=2)).status_code == 400
+        assert gw.usage()["j"]["refused"] == 10
+    assert len(log.read_text().splitlines()) == 3
+
+
+def test_a_jobs_calls_are_served_a_few_at_a_time_without_holding_up_others(scripted_llm) -> None:
+    from cwmb.llm.gateway import JobLimits
+
+    lock, running, most = threading.Lock(), {"busy": 0, "other": 0}, {"busy": 0, "other": 0}
+    overlapped, at_limit = threading.Event(), threading.Event()
+
+    def rule(request: dict) -> dict:
+        who = request["messages"][0]["content"]
+        with lock:
+            running[who] += 1
+            most[who] = max(most[who], running[who])
+            if who == "other" and running["busy"]:
+                overlapped.set()
+            if running["busy"] == 2:
+                at_limit.set()
+        # The busy job's calls stay in flight until the other job's call has been seen.
+        if who == "busy":
+            overlapped.wait(timeout=5)
+        with lock:
+            running[who] -= 1
+        return {"content": who}
+
+    scripted_llm.script(rule)
+    with gateway(scripted_llm, limits=JobLimits(max_inflight=2)) as gw:
+        busy, other = gw.add_job("busy"), gw.add_job("other")
+
+        def call(job: str, token: str) -> None:
+            message = [{"role": "user", "content": job}]
+            assert raw_call(gw, job, token, chat(messages=message)).status_code == 200
+
+        threads = [threading.Thread(target=call, args=("busy", busy)) for _ in range(6)]
+        for t in threads:
+            t.start()
+        assert at_limit.wait(timeout=10)
+        call("other", other)
+        for t in threads:
+            t.join()
+    assert most["busy"] == 2  # never more than its limit at once
+    assert overlapped.is_set()  # the other job was served while the busy one was at its limit
+    assert scripted_llm.upstream_calls == 7

@@ -59,8 +59,8 @@ def test_api_key_is_absent_from_a_jobs_environment_and_files(
             text=True,
             timeout=120,
         )
-        assert gw.socket_path is not None
-        gateway_files = list(gw.socket_path.parent.iterdir())
+        socket_dir = gw.socket_dir("m/Env/seed0")
+        gateway_files = list(socket_dir.iterdir())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "job done"
     # The job worked through the gateway, and the gateway used the key upstream ...
@@ -72,4 +72,4 @@ def test_api_key_is_absent_from_a_jobs_environment_and_files(
     assert key not in json.dumps(seen) and key not in proc.stdout + proc.stderr
     for path in job_dir.rglob("*"):
         assert key.encode() not in path.read_bytes(), path
-    assert gateway_files == [gw.socket_path]  # the socket directory holds the socket only
+    assert gateway_files == [socket_dir / "llm.sock"]  # the job's folder holds its socket only

@@ -103,7 +103,9 @@ def test_worldcoder_draws_follow_the_beta_posterior():
     def ev(acc):
         return Evaluation(acc, acc, acc, acc, False, 1, 0, None, None)
 
-    candidates = [("a", ev(0.1)), ("b", ev(0.9)), ("c", ev(0.5))]
+    candidates = [
+        worldcoder.Candidate.enter(p, ev(a)) for p, a in (("a", 0.1), ("b", 0.9), ("c", 0.5))
+    ]
     rng = np.random.default_rng(0)
     picks = [worldcoder.choose(candidates, rng) for _ in range(2000)]
     counts = np.bincount(picks, minlength=3) / 2000
@@ -113,3 +115,64 @@ def test_worldcoder_draws_follow_the_beta_posterior():
     assert [worldcoder.choose(candidates, rng_a) for _ in range(20)] == [
         worldcoder.choose(candidates, rng_b) for _ in range(20)
     ]
+
+
+def test_worldcoder_posterior_counts_every_refinement(scripted_llm, client):
+    """After each refinement of P: alpha_P += strict, beta_P += 1 - strict (the authors' rule)."""
+    scores = iter([0.3, 0.6, 0.2, 0.5, 0.4, 0.1, 0.35])
+    script = KindScript(
+        generate=answers(0.5), improve=lambda m: fenced(marker_program(next(scores))),
+        fix=lambda m: fenced(marker_program(next(scores))),
+    )  # fmt: skip
+    scripted_llm.script(script)
+    task = make_task("CartPole-v1", client, budget=8, seed=2)
+    worldcoder.run(task)
+    refined = task.trace.events("refined")
+    assert len(refined) == 7
+    # Replay the run: each program enters with Beta(1 + 5r, 1 + 5(1 - r)); the parent chosen by
+    # the draws over the posteriors so far gains one failure, as no refinement was perfect.
+    credits = [0.5, 0.3, 0.6, 0.2, 0.5, 0.4, 0.1, 0.35]
+    posterior = [[1 + 5 * credits[0], 1 + 5 * (1 - credits[0])]]
+    rng = np.random.default_rng(2)
+    for step, record in enumerate(refined):
+        draws = rng.beta([a for a, _ in posterior], [b for _, b in posterior])
+        parent = int(np.argmax(draws))
+        assert record["parent"] == parent
+        r = credits[step + 1]
+        posterior.append([1 + 5 * r, 1 + 5 * (1 - r)])
+        posterior[parent][1] += 1
+        np.testing.assert_allclose(record["posterior"], posterior)
+    # Seven refinements, seven failures counted; no success, so every alpha is its prior.
+    gained = [b - (1 + 5 * (1 - r)) for (_, b), r in zip(posterior, credits, strict=True)]
+    assert sum(gained) == pytest.approx(7) and max(gained) >= 2
+
+
+def test_worldcoder_strict_success_raises_alpha():
+    from cwmb.runner import Evaluation
+
+    parent = worldcoder.Candidate.enter(
+        "p", Evaluation(0.4, 0.4, 0.4, 0.4, False, 1, 0, None, None)
+    )
+    assert (parent.alpha, parent.beta) == pytest.approx((3.0, 4.0))
+    parent.count_refinement(Evaluation(1.0, 1.0, 1.0, 1.0, True, 1, 0, None, None))
+    assert (parent.alpha, parent.beta) == pytest.approx((4.0, 4.0))
+    parent.count_refinement(Evaluation(0.9, 0.9, 0.9, 0.9, False, 1, 0, None, None))
+    assert (parent.alpha, parent.beta) == pytest.approx((4.0, 5.0))
+    # A program that raised enters as if it scored 0, whatever it got right before raising.
+    buggy = Evaluation(0.8, 0.8, 0.8, 0.8, False, 1, 1, "Traceback", None)
+    assert (
+        worldcoder.Candidate.enter("b", buggy).alpha,
+        worldcoder.Candidate.enter("b", buggy).beta,
+    ) == (1.0, 6.0)
+
+
+def test_worldcoder_best_program_counts_a_raising_program_as_zero(scripted_llm, client):
+    script = KindScript(
+        generate=[fenced(marker_program(0.9, raises=True, tag="bug"))],
+        fix=answers(0.3), improve=lambda m: fenced(marker_program(0.2)),
+    )  # fmt: skip
+    scripted_llm.script(script)
+    task = make_task("CartPole-v1", client, budget=4, seed=0)
+    program = worldcoder.run(task)
+    assert "# score 0.3" in program and "# raises" not in program
+    assert task.best_evaluation is not None and task.best_evaluation.credit == 0.3

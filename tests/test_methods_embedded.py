@@ -30,7 +30,7 @@ def test_gif_mcts_with_the_embedded_model(tmp_path):
         token = gateway.add_job(f"gif-mcts/{ENV}/seed0", BUDGET)
         config = JobConfig(
             method="gif-mcts", env_id=ENV, seed=0, budget=BUDGET, out=tmp_path / "job",
-            llm_socket=str(gateway.socket_path), llm_token=token, model=spec.id,
+            llm_socket=str(gateway.socket_dir(f"gif-mcts/{ENV}/seed0") / "llm.sock"), llm_token=token, model=spec.id,
         )  # fmt: skip
         result = run_job(config)
         usage = gateway.usage()[f"gif-mcts/{ENV}/seed0"]

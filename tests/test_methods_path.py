@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from methods_helpers import methods_folder
 
 from cwmb import runner
 from cwmb.errors import CwmbError
@@ -38,16 +39,13 @@ def run(task):
 
 @pytest.fixture()
 def methods(tmp_path, monkeypatch):
-    folder = tmp_path / "methods"
-    folder.mkdir()
-    (folder / "fixed_answer.py").write_text(FIXED_METHOD)
-    (folder / "loud.py").write_text(LOUD_METHOD)
-    package = folder / "packaged"
-    package.mkdir()
-    (package / "__init__.py").write_text("from .impl import run\n")
-    (package / "impl.py").write_text("def run(task):\n    return 'packaged'\n")
-    monkeypatch.setenv(runner.METHODS_PATH_VARIABLE, str(folder))
-    return folder
+    files = {
+        "fixed_answer.py": FIXED_METHOD,
+        "loud.py": LOUD_METHOD,
+        "packaged/__init__.py": "from .impl import run\n",
+        "packaged/impl.py": "def run(task):\n    return 'packaged'\n",
+    }
+    return methods_folder(tmp_path / "methods", monkeypatch, files)
 
 
 def test_folder_methods_are_known_and_checked_without_import(methods):
@@ -82,8 +80,8 @@ def test_bench_runs_a_method_from_the_folder_inside_the_job(methods, tmp_path, i
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     job = out / "run" / "fixed-answer" / "Blackjack-v1" / "seed0"
-    where = "/methods" if isolation == "docker" else str(methods)
-    assert (job / "program.py").read_text() == FIXED_PROGRAM + f"# found in {where}\n"
+    # Both launchers mount the folder at the same place.
+    assert (job / "program.py").read_text() == FIXED_PROGRAM + "# found in /methods\n"
     row = next(csv.DictReader((out / "run" / "summary.csv").open()))
     assert row["method"] == "fixed-answer" and row["llm_calls"] == "0"
     assert not (methods / "imported-on-host").exists()

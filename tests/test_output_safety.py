@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 
+from analysis import markdown
+from analysis.document import Document, Section
 from analysis.table import Table
 from cwmb.bench.results import RunFolder, write_json
 
@@ -30,3 +32,16 @@ def test_markdown_tables_escape_html():
     text = table.to_markdown()
     assert "<script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;\\|x" in text
+
+
+def test_markdown_text_outside_tables_escapes_html_too(tmp_path):
+    evil = "<img src=x onerror=alert(1)>"
+    document = Document(
+        title=f"run {evil}",
+        facts=[("Model", f"openai/{evil}")],
+        alerts=[f"job failed: {evil}"],
+        sections=[Section("s", f"Section {evil}", text=[f"paragraph {evil}"])],
+    )
+    text = markdown.render(document, tmp_path)
+    assert "<img" not in text
+    assert text.count("&lt;img src=x onerror=alert(1)&gt;") == 5

@@ -17,6 +17,7 @@ import pytest
 from test_cli import assert_one_line_error, run_cli
 
 from cwmb import registry
+from cwmb.bench import launch
 from cwmb.bench.launch import DockerLauncher, JobSpec
 from cwmb.commands.score import _reference_verdict, splits_of
 from cwmb.dataset import load_split, read_npz, sha256_file
@@ -31,6 +32,7 @@ from cwmb.paper_split import (
     read_source,
     to_transitions,
 )
+from cwmb.sandbox import job_view
 from cwmb.scoring import SplitScore
 
 
@@ -237,12 +239,14 @@ def test_verify_says_why_the_reference_is_not_exact(capsys):
     assert "paper" in out and "not exact: MuJoCo 4" in out
 
 
-def test_jobs_never_see_the_paper_split(tmp_path):
+def test_jobs_never_see_the_paper_split(tmp_path, monkeypatch):
     """A job container mounts its train split, its description, its output folder and the gateway
     socket, nothing else from the host (the image itself holds no trajectories: .dockerignore)."""
     spec = registry.get("CartPole-v1")
     launcher = object.__new__(DockerLauncher)  # no engine needed to build the command
     launcher.image_id, launcher.memory_mb, launcher.cpus = "cwmb:test", 1024, 1.0
+    blank = job_view.Withheld(("/opt/venv/cwmb/envs/CartPole-v1/description.md",), ())
+    monkeypatch.setattr(launch, "withheld_in_image", lambda image, capabilities: blank)
     job = JobSpec(
         method="oracle", env=spec.id, seed=0, budget=1, out_dir=tmp_path,
         train_path=spec.split_path("train"), descriptions="standard",
@@ -251,6 +255,7 @@ def test_jobs_never_see_the_paper_split(tmp_path):
     )  # fmt: skip
     command = launcher.command(job, "name", tmp_path / "env")
     mounted = [command[i + 1].split(":")[0] for i, arg in enumerate(command) if arg == "--volume"]
+    mounted = [source for source in mounted if source != "/dev/null"]  # blanks, not host files
     assert mounted == [
         str(spec.split_path("train").resolve()),
         str(spec.description_path.resolve()),

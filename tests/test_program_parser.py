@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cwmb.program_parser import code_blocks, continue_partial, extract_program, grow
+from cwmb.program_parser import ROOT_PARTIAL, code_blocks, continue_partial, extract_program, grow
 
 ENV = "class Environment:\n    pass"
 
@@ -57,11 +57,17 @@ def test_continue_partial_accepts_restatements_and_continuations():
     assert continue_partial(partial, "") == partial
 
 
-def test_grow_takes_base_lines_plus_l_non_blank_lines():
+def test_grow_counts_lines_as_the_authors_parser():
     program = "a = 1\nb = 2\n\nc = 3\n\nd = 4\ne = 5\n"
-    state, added = grow(program, base_lines=2, new_lines=2)
-    assert state == "a = 1\nb = 2\n\nc = 3\n\nd = 4\n" and added == 2
-    state, added = grow(program, base_lines=6, new_lines=2)
-    assert added == 1  # the program ends first: a terminal node
-    state, added = grow(program, base_lines=0, new_lines=2)
-    assert state == "a = 1\nb = 2\n" and added == 2
+    # The root's partial program "\n" counts as 2 lines: the first child takes 2 + L lines,
+    # blank ones included, behind a newline.
+    state, added = grow(program, ROOT_PARTIAL, new_lines=2)
+    assert state == "\na = 1\nb = 2\n\nc = 3" and added == 2
+    # That partial counts 5 lines (its leading newline too): its child takes 7, 3 more.
+    state, added = grow(program, state, new_lines=2)
+    assert state == "\na = 1\nb = 2\n\nc = 3\n\nd = 4\ne = 5" and added == 2
+    # The next cut would need 10 lines; the program has 7: 7 - 8 < 2, a terminal node.
+    _, added = grow(program, state, new_lines=2)
+    assert added == -1
+    # An answer shorter than the partial's count is terminal too.
+    assert grow("x = 1\n", state, new_lines=2)[1] < 2

@@ -124,3 +124,51 @@ def test_trace_lines_are_flushed_and_strict_json(tmp_path):
     records = read_trace(path)
     assert [r["seq"] for r in records] == [0, 1]
     assert records[0]["values"] == [1, 2] and records[1]["event"] == "llm"
+
+
+def test_best_program_is_the_highest_credit_and_a_raising_one_counts_zero(scripted_llm):
+    from methods_helpers import fenced, marker_program
+
+    answers = [
+        fenced(marker_program(0.9, raises=True, tag="raised")),
+        fenced(marker_program(0.3, tag="first")),
+        fenced(marker_program(0.3, tag="second")),
+        fenced(marker_program(0.2, tag="worse")),
+    ]
+    scripted_llm.script(answers)
+    with LlmClient("openai/scripted", base_url=scripted_llm.base_url) as client:
+        task = make_task(ENV, client, budget=4)
+        evaluations = [task.evaluate(task.generate()) for _ in range(4)]
+    assert evaluations[0].buggy and evaluations[0].accuracy == 0.9 and evaluations[0].credit == 0
+    # 90% right before raising loses to 30% without raising; of two equals the first stays.
+    assert task.best_program is not None and "# tag first" in task.best_program
+    assert task.best_evaluation is evaluations[1]
+
+
+def test_candidates_are_formatted_with_autopep8_and_never_run_in_the_job(tmp_path):
+    import autopep8
+
+    marker = tmp_path / "ran"
+    program = (
+        f"open({str(marker)!r}, 'w').write('x')\n"
+        "class Environment :\n"
+        "  def __init__(self): self.s=None\n"
+        "  def set_state(self,state): self.s=state\n"
+        "  def step(self,action): return self.s,0.0,False\n"
+    )
+    seen = []
+
+    def evaluator(text):
+        seen.append(text)
+        return runner.Evaluation(0.5, 0.5, 0.5, 0.5, False, 1, 0, None, None)
+
+    task = make_task(ENV, None, budget=0, evaluator=evaluator)
+    task.evaluate(program)
+    formatted = autopep8.fix_code(program)
+    assert formatted != program and seen == [formatted]
+    assert task.best_program == formatted and task.formatted(program) == formatted
+    # The job finds the evaluation from either text; formatting again changes nothing.
+    assert task.evaluation_of(program) is task.evaluation_of(formatted) is not None
+    task.evaluate(formatted)
+    assert seen == [formatted]
+    assert not marker.exists(), "formatting ran the program"

@@ -24,7 +24,7 @@ from cwmb.planning.episodes import planner_request
 from cwmb.planning.presets import get_preset
 from cwmb.sandbox import select
 from cwmb.sandbox.process import FEATURE_WORDS, ForkServer, ProcessExecutor, describe_isolation
-from cwmb.sandbox.worker import Worker
+from cwmb.sandbox.worker import ONLY_STDLIB_AND_NUMPY, Worker
 
 ENV_ID = "CartPole-v1"
 HOSTILE = Path(__file__).parent / "hostile"
@@ -47,14 +47,24 @@ def test_root_gets_every_confinement(executor: ProcessExecutor) -> None:
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="needs util-linux unshare")
 def test_unprivileged_user_gets_namespaces_but_not_an_own_uid() -> None:
     """Run the process backend as a non-root user (a user namespace mapping us to uid 1000):
-    it falls back to an unprivileged user namespace and says what is missing."""
+    it falls back to an unprivileged user namespace, says what is missing, and still builds a
+    program's filesystem view (a simulator import is refused)."""
     script = textwrap.dedent(
         """
         import json, os
+        from cwmb import registry
+        from cwmb.evaluation import program_formats
+        from cwmb.sandbox.base import SandboxError
         from cwmb.sandbox.process import ProcessExecutor
         executor = ProcessExecutor()
+        formats = program_formats(registry.get("CartPole-v1"))
+        try:
+            executor.open("import gymnasium", formats).close()
+            refused = "loaded"
+        except SandboxError as exc:
+            refused = str(exc)
         print(json.dumps({"uid": os.geteuid(), "isolation": executor.isolation,
-                          "note": executor.isolation_note}))
+                          "note": executor.isolation_note, "refused": refused}))
         """
     )
     probe = subprocess.run(
@@ -76,6 +86,7 @@ def test_unprivileged_user_gets_namespaces_but_not_an_own_uid() -> None:
     assert {"rlimits", "network", "pid", "filesystem"} <= features
     assert "uid" not in features
     assert "missing: own uid" in report["note"]
+    assert ONLY_STDLIB_AND_NUMPY in report["refused"]
 
 
 def test_describe_isolation_lists_what_is_missing() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from cwmb.dataset import load_split
 from cwmb.errors import CwmbError
-from cwmb.evaluation import predict, program_formats
+from cwmb.evaluation import open_program, predict
 from cwmb.planning.episodes import ProgramPolicy, run_episodes, spec_normalized_return
 from cwmb.planning.presets import Preset
 from cwmb.registry import EnvSpec
@@ -51,7 +51,7 @@ def finalize(
         }
         return Finalized(splits, None, 0.0, 0.0, "the method returned no program", loaded=False)
     try:
-        session = executor.open(program, program_formats(spec))
+        session = open_program(executor, spec, program)
     except SandboxError as exc:
         splits = {s: failed(d, str(exc)).to_dict() for s, d in datasets.items()}
         return Finalized(splits, None, time.perf_counter() - start, 0.0, str(exc), loaded=False)

@@ -1,36 +1,56 @@
-"""Starting one job — `cwmb job` — in a container from the project image, or as a local process.
+"""Starting one job — `cwmb job` — in a container from the project image, or as a confined local
+process.
 
-A job container gets exactly four things from the host: the train split and the description of
-the run's tier (both read-only), its output folder, and the folder holding the LLM gateway's Unix
-socket; its environment holds only the gateway address, its token and the model id. No network,
-read-only root, no capabilities, an unprivileged user, memory/process/CPU limits. The reference
-programs and every description file in the image are blanked for every method except `oracle`,
-whose whole point is to return the reference."""
+A job gets exactly these things from the host (`job_mounts`): the train split and the description
+of the run's tier (both read-only), its output folder, the folder holding its own LLM gateway
+socket (read-only: connecting needs no write access, replacing the socket would) and the methods
+folder (read-only); its environment holds only the gateway address, its token and the model id.
+No network, read-only root, no capabilities, an unprivileged user, memory/process limits. What
+the installation holds beyond that (reference programs and masks in any form, the simulators, the
+datasets, every description file: `cwmb.sandbox.job_view`) is blanked, except what the method
+declares a capability for (`cwmb.capabilities`). Without Docker the same view is built for a local
+process by `cwmb.sandbox.job_confine`.
+
+The output folder is a scratch folder that the host reads as untrusted input after the job (see
+job_files.py). While the job runs, the host reads its output as a stream and keeps only the tail
+(Docker keeps no log), and stops it at its time limit or when its folder goes over quota."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import io
+import json
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from cwmb.bench.config import OUTPUT_QUOTA_BYTES
+from cwmb.bench.job_files import folder_usage
 from cwmb.errors import CwmbError
+from cwmb.llm.job_server import SOCKET_NAME
 from cwmb.runner import METHODS_PATH_VARIABLE
-from cwmb.sandbox import docker_backend
+from cwmb.sandbox import docker_backend, job_confine, job_view
+from cwmb.sandbox.confine import UID_SPAN
+from cwmb.sandbox.job_confine import Mount
 
 JOB_SOCKET_DIR = "/run/cwmb-llm"
 JOB_TRAIN = "/data/train.npz"
 JOB_DESCRIPTION = "/data/description.md"
 JOB_METHODS_DIR = "/methods"  # where a job container sees CWMB_METHODS_PATH (read-only)
 JOB_LABEL = "cwmb.job"
+JOB_OUT = "/out"
 
 
 @dataclass(frozen=True)
@@ -47,22 +67,52 @@ class JobSpec:
     socket_dir: Path | None
     timeout_s: float
     methods_dir: Path | None = None  # CWMB_METHODS_PATH of the host, if set
+    output_quota_bytes: int = OUTPUT_QUOTA_BYTES  # the job is stopped when out_dir holds more
+    capabilities: frozenset[str] = frozenset()  # what the method declares (cwmb.capabilities)
+    method_args: tuple[str, ...] = ()  # KEY=VALUE options of the method
 
 
 @dataclass(frozen=True)
 class LaunchResult:
-    exit_code: int | None  # None: killed at the time limit
+    exit_code: int | None  # None: stopped by the host, see `stopped`
     output_tail: str
+    stopped: str | None = None  # why the host stopped the job ("time limit", "output over quota")
 
 
 class JobLauncher(Protocol):
     name: str
     note: str
+    confinement: dict[str, Any]  # {"features": [...], "problems": [...]}, as recorded in a run
 
     def run(self, job: JobSpec) -> LaunchResult: ...
 
 
-def job_arguments(job: JobSpec, out: str, train: str, description: str) -> list[str]:
+def job_mounts(job: JobSpec) -> list[Mount]:
+    """What a job sees of the host, at the paths it sees it: the same for both launchers."""
+    mounts = [
+        Mount(str(job.train_path.resolve()), JOB_TRAIN),
+        Mount(str(job.description_path.resolve()), JOB_DESCRIPTION),
+        Mount(str(job.out_dir.resolve()), JOB_OUT, writable=True),
+    ]
+    if job.socket_dir is not None:
+        mounts.append(Mount(str(job.socket_dir), JOB_SOCKET_DIR))
+    if job.methods_dir is not None:
+        mounts.append(Mount(str(job.methods_dir.resolve()), JOB_METHODS_DIR))
+    return mounts
+
+
+def job_environment(job: JobSpec) -> dict[str, str]:
+    """The job's environment, with the gateway and the methods folder where the job sees them."""
+    socket = f"{JOB_SOCKET_DIR}/{SOCKET_NAME}" if job.socket_dir is not None else None
+    env = job.job_env(socket)
+    if job.methods_dir is not None:
+        env[METHODS_PATH_VARIABLE] = JOB_METHODS_DIR
+    return env
+
+
+def job_arguments(
+    job: JobSpec, out: str = JOB_OUT, train: str = JOB_TRAIN, description: str = JOB_DESCRIPTION
+) -> list[str]:
     return [
         "job",
         "--method",
@@ -81,17 +131,62 @@ def job_arguments(job: JobSpec, out: str, train: str, description: str) -> list[
         job.descriptions,
         "--description-file",
         description,
+        *(f"--method-arg={argument}" for argument in job.method_args),
     ]
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float, kill: Callable[[], None]) -> LaunchResult:
+OUTPUT_TAIL_BYTES = 16 << 10  # of a job's stdout and stderr, the host keeps only this much
+OUTPUT_ENTRY_LIMIT = 20_000  # files and folders a job may create in its output folder
+WATCH_INTERVAL_S = 0.5
+PROBE_TIMEOUT_S = 60.0  # the process launcher's one trial run of its confinement
+
+
+def _keep_tail(stream: io.BufferedReader, tail: bytearray) -> None:
+    """Read `stream` to its end, keeping only its last OUTPUT_TAIL_BYTES in `tail`."""
+    for chunk in iter(lambda: stream.read1(1 << 16), b""):
+        tail += chunk
+        del tail[: max(0, len(tail) - OUTPUT_TAIL_BYTES)]
+
+
+def _over_quota(job: JobSpec) -> bool:
+    used, entries = folder_usage(job.out_dir, OUTPUT_ENTRY_LIMIT)
+    return used > job.output_quota_bytes or entries > OUTPUT_ENTRY_LIMIT
+
+
+def _wait(proc: subprocess.Popen[bytes], job: JobSpec, kill: Callable[[], None]) -> LaunchResult:
+    """Wait for the job, streaming its output (only the tail is kept) and stopping it at its time
+    limit or when its output folder goes over quota (checked every WATCH_INTERVAL_S)."""
+    assert proc.stdout is not None
+    tail = bytearray()
+    reader = threading.Thread(target=_keep_tail, args=(proc.stdout, tail), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + job.timeout_s
+    stopped = None
+    while proc.poll() is None and stopped is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, min(WATCH_INTERVAL_S, deadline - time.monotonic())))
+        if proc.returncode is not None:
+            break
+        if time.monotonic() >= deadline:
+            stopped = "time limit"
+        elif _over_quota(job):
+            stopped = "output over quota"
+    if stopped is not None:
+        kill()
+        proc.wait()
+    reader.join(timeout=10)  # a process that escaped the kill may hold the pipe open
+    text = bytes(tail).decode(errors="replace")[-4000:]
+    return LaunchResult(None if stopped else proc.returncode, text, stopped)
+
+
+def _probe_wait(proc: subprocess.Popen[bytes], kill: Callable[[], None]) -> LaunchResult:
     try:
-        output, _ = proc.communicate(timeout=timeout)
-        return LaunchResult(proc.returncode, output.decode(errors="replace")[-4000:])
+        output, _ = proc.communicate(timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         kill()
         output, _ = proc.communicate()
-        return LaunchResult(None, output.decode(errors="replace")[-4000:])
+        return LaunchResult(None, output.decode(errors="replace")[-4000:], "time limit")
+    return LaunchResult(proc.returncode, output.decode(errors="replace")[-4000:])
 
 
 def hide_host_process() -> None:
@@ -107,49 +202,125 @@ def hide_host_process() -> None:
 
 
 class ProcessLauncher:
+    """Each job in namespaces, a filesystem view and a uid of its own (`job_confine`), as far as
+    the OS allows; `note` says in one line what it refused."""
+
     name = "process"
-    note = (
-        "jobs run as local processes: they cannot reach the API key, but nothing stops a "
-        "hostile method from reading files on this machine (held-out splits, references, the "
-        "other description tier) — use Docker for untrusted methods"
-    )
 
     def __init__(self) -> None:
         hide_host_process()
+        self.trees, self.links = job_confine.code_trees()
+        self.root = os.geteuid() == 0
+        self.required: list[str] = []  # the probe requires nothing; jobs what the probe got
+        self.confinement = self._run_box([sys.executable, "-I", "-c", "pass"], [], None, {})[1]
+        self.required = list(self.confinement.get("features", []))
+        self.view = "filesystem" in self.required
+        self.note = "jobs run as local processes, " + job_confine.describe(self.confinement)
+        missing = [f for f in job_confine.JOB_FEATURES if f not in self.confinement["features"]]
+        if missing:
+            self.note += f"; not enforced: {', '.join(missing)} — use Docker for untrusted methods"
 
-    def run(self, job: JobSpec) -> LaunchResult:
-        command = [
-            sys.executable,
-            "-m",
-            "cwmb.cli",
-            *job_arguments(job, str(job.out_dir), str(job.train_path), str(job.description_path)),
-        ]
-        env = job.job_env(None)
-        if job.methods_dir is not None:
-            env[METHODS_PATH_VARIABLE] = str(job.methods_dir.resolve())
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=job.out_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    @functools.cache  # noqa: B019 (one launcher per bench)
+    def _withheld(self, capabilities: frozenset[str]) -> job_view.Withheld:
+        return job_view.withheld(capabilities, make_caches=True)
+
+    def _run_box(
+        self,
+        command: list[str],
+        mounts: list[Mount],
+        job: JobSpec | None,
+        env: dict[str, str],
+    ) -> tuple[LaunchResult, dict[str, Any]]:
+        withheld = self._withheld(job.capabilities if job else frozenset())
+        uid = job_confine.JOB_UID_BASE + random.randrange(UID_SPAN) if self.root else None
+        if uid is not None and job is not None:
+            os.chown(job.out_dir, uid, uid)  # the one folder the job may write
+        with tempfile.TemporaryDirectory(prefix="cwmb-job-root-") as root:
+            box = job_confine.JobBox(
+                command, root, self.trees, self.links, list(withheld.files),
+                list(withheld.folders), mounts, uid, require=self.required,
+            )  # fmt: skip
+            return self._start_box(box, job, env)
+
+    def _start_box(
+        self, box: job_confine.JobBox, job: JobSpec | None, env: dict[str, str]
+    ) -> tuple[LaunchResult, dict[str, Any]]:
+        report_r, report_w = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "cwmb.sandbox.job_confine",
+                    box.to_json(),
+                    str(report_w),
+                ],
+                env=env,
+                cwd=job.out_dir if job else "/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(report_w,),
+            )
+        finally:
+            os.close(report_w)
 
         def kill() -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
         try:
-            return _wait(proc, job.timeout_s, kill)
+            # The probe (no job) prints nothing and has a fixed time limit.
+            result = _probe_wait(proc, kill) if job is None else _wait(proc, job, kill)
         finally:
-            kill()  # nothing a job started may outlive it
+            kill()  # the helper's PID 1 dies with it, and the whole namespace with that
+        return result, job_confine.read_report(report_r)
+
+    def run(self, job: JobSpec) -> LaunchResult:
+        if self.view:
+            mounts, arguments, env = job_mounts(job), job_arguments(job), job_environment(job)
+            env["HOME"] = "/tmp"  # as in the image: no home folder is in the view
+        else:  # no view to mount into: the job sees the host's paths
+            mounts = []
+            arguments = job_arguments(
+                job, str(job.out_dir), str(job.train_path), str(job.description_path)
+            )
+            env = job.job_env(None)
+            if job.methods_dir is not None:
+                env[METHODS_PATH_VARIABLE] = str(job.methods_dir.resolve())
+        command = [sys.executable, "-m", "cwmb.cli", *arguments]
+        result, report = self._run_box(command, mounts, job, env)
+        if report.get("features") != self.confinement.get("features"):
+            note = f"[cwmb: this job was {job_confine.describe(report)}]\n"
+            tail = (note + result.output_tail)[-4000:]
+            result = LaunchResult(result.exit_code, tail, result.stopped)
+        return result
+
+
+@functools.lru_cache(maxsize=8)
+def withheld_in_image(image_id: str, capabilities: frozenset[str]) -> job_view.Withheld:
+    """What a job with `capabilities` must not see inside the image (asked of the image itself)."""
+    result = docker_backend._run(
+        ["run", "--rm", "--network", "none", "--label", JOB_LABEL, "--entrypoint", "python",
+         image_id, "-I", "-m", "cwmb.sandbox.job_view", *sorted(capabilities)],
+        timeout=120,
+    )  # fmt: skip
+    try:
+        data = json.loads(result.stdout)
+        return job_view.Withheld(tuple(data["files"]), tuple(data["folders"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CwmbError(
+            f"cannot list what jobs must not see in the image {image_id}: "
+            f"{result.stderr.strip()[-500:] or exc} (rebuild it with `make image`)"
+        ) from exc
 
 
 class DockerLauncher:
     name = "docker"
     note = "each job runs in its own container (no network, read-only, unprivileged)"
+    confinement = {"features": list(job_confine.JOB_FEATURES), "problems": []}
 
     def __init__(self, image: str | None = None, memory_mb: int = 6144, cpus: float = 1.0):
         problem = docker_backend.docker_problem(image)
@@ -177,19 +348,20 @@ class DockerLauncher:
             "--memory", f"{self.memory_mb}m", "--memory-swap", f"{self.memory_mb}m",
             "--pids-limit", "512", "--cpus", str(self.cpus),
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+            "--log-driver", "none",  # the host reads the output as a stream; nothing on disk
             "--user", self._user(job.out_dir), "--workdir", "/tmp",
             "--env-file", str(env_file),
-            "--volume", f"{job.train_path.resolve()}:{JOB_TRAIN}:ro",
-            "--volume", f"{job.description_path.resolve()}:{JOB_DESCRIPTION}:ro",
-            "--volume", f"{job.out_dir.resolve()}:/out:rw",
         ]  # fmt: skip
-        if job.socket_dir is not None:
-            args += ["--volume", f"{job.socket_dir}:{JOB_SOCKET_DIR}:rw"]
-        if job.methods_dir is not None:
-            args += ["--volume", f"{job.methods_dir.resolve()}:{JOB_METHODS_DIR}:ro"]
-        if job.method != "oracle":
-            for path in docker_backend.hidden_files(self.image_id):
-                args += ["--volume", f"/dev/null:{path}:ro"]
+        for mount in job_mounts(job):
+            args += [
+                "--volume",
+                f"{mount.source}:{mount.target}:{'rw' if mount.writable else 'ro'}",
+            ]
+        withheld = withheld_in_image(self.image_id, job.capabilities)
+        for path in withheld.files:
+            args += ["--volume", f"/dev/null:{path}:ro"]
+        for path in withheld.folders:
+            args += ["--tmpfs", f"{path}:ro,{job_confine.WITHHELD_TMPFS}"]
         return args
 
     def command(self, job: JobSpec, name: str, env_file: Path) -> list[str]:
@@ -200,17 +372,14 @@ class DockerLauncher:
             self.image_id,
             "-m",
             "cwmb.cli",
-            *job_arguments(job, "/out", JOB_TRAIN, JOB_DESCRIPTION),
+            *job_arguments(job),
         ]
 
     def run(self, job: JobSpec) -> LaunchResult:
         name = f"cwmb-job-{uuid.uuid4().hex[:12]}"
-        socket = f"{JOB_SOCKET_DIR}/llm.sock" if job.socket_dir is not None else None
         with tempfile.TemporaryDirectory(prefix="cwmb-jobenv-") as tmp:
             env_file = Path(tmp) / "env"  # the token travels in a 0600 file, not on a command line
-            env = {k: v for k, v in job.job_env(socket).items() if k != "PATH"}
-            if job.methods_dir is not None:
-                env[METHODS_PATH_VARIABLE] = JOB_METHODS_DIR
+            env = {k: v for k, v in job_environment(job).items() if k != "PATH"}
             env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
             os.chmod(env_file, 0o600)
             proc = subprocess.Popen(
@@ -229,7 +398,7 @@ class DockerLauncher:
                 )
 
             try:
-                return _wait(proc, job.timeout_s, kill)
+                return _wait(proc, job, kill)
             finally:
                 kill()
 

@@ -1,7 +1,9 @@
 """The results folder of a run: layout, job states, atomic writes, manifest and summary.csv.
 
 A job is finished when its `score.json` exists; it is written last and atomically, so a bench
-killed at any moment leaves either a finished job or a folder that the next run clears and redoes."""
+killed at any moment leaves either a finished job or a folder that the next run clears and redoes.
+Only the host writes the job folders: a running job writes into a scratch folder of its own under
+`.scratch/`, which the host reads as untrusted input (cwmb/bench/job_files.py) and then removes."""
 
 from __future__ import annotations
 
@@ -9,11 +11,15 @@ import csv
 import io
 import json
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cwmb.dataset import atomic_write_bytes
+from cwmb.method_options import describe_values
+
+SCRATCH_DIR = ".scratch"  # jobs' own output folders while they run
 
 SUMMARY_COLUMNS = [
     "method",
@@ -21,9 +27,13 @@ SUMMARY_COLUMNS = [
     "kind",
     "seed",
     "descriptions",
+    "method_options",
     "status",
+    "capabilities",  # what the method declared beyond the usual inputs ("references"), ";"-joined
     "train_accuracy",
     "heldout_accuracy",
+    "train_paper_accuracy",
+    "heldout_paper_accuracy",
     "train_state_accuracy",
     "train_reward_accuracy",
     "train_done_accuracy",
@@ -117,9 +127,27 @@ class RunFolder:
         path.mkdir(parents=True)
         return path
 
+    @property
+    def scratch_root(self) -> Path:
+        return self.root / SCRATCH_DIR
+
+    def new_scratch(self) -> Path:
+        """An empty folder that one job may write (and nothing else of the run)."""
+        self.scratch_root.mkdir(mode=0o755, exist_ok=True)
+        path = self.scratch_root / uuid.uuid4().hex
+        path.mkdir()
+        return path
+
+    def clear_scratch(self) -> None:
+        """Remove what jobs of an interrupted bench left behind (links are not followed)."""
+        if self.scratch_root.is_dir() and not self.scratch_root.is_symlink():
+            shutil.rmtree(self.scratch_root, ignore_errors=True)  # a straggler may still write
+
     def scores(self) -> list[dict[str, Any]]:
         found = []
         for path in sorted(self.root.glob("*/*/seed*/score.json")):
+            if path.relative_to(self.root).parts[0].startswith("."):
+                continue  # a job's scratch folder (or anything hidden) is never a result
             try:
                 found.append(json.loads(path.read_text()))
             except (OSError, json.JSONDecodeError):
@@ -153,6 +181,17 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+def split_columns(splits: dict[str, Any]) -> dict[str, Any]:
+    """The per-split columns of a score.json's `splits` (absent values stay None)."""
+    columns: dict[str, Any] = {}
+    for split in ("train", "heldout"):
+        entry = splits.get(split) or {}
+        columns[f"{split}_solved"] = entry.get("solved")
+        for name in ("", "paper_", "state_", "reward_", "done_"):
+            columns[f"{split}_{name}accuracy"] = entry.get(f"{name}accuracy")
+    return columns
+
+
 def summary_row(score: dict[str, Any]) -> dict[str, Any]:
     splits = score.get("splits") or {}
     planning = score.get("planning") or {}
@@ -172,12 +211,8 @@ def summary_row(score: dict[str, Any]) -> dict[str, Any]:
             "error",
         )
     }
-    for split in ("train", "heldout"):
-        entry = splits.get(split) or {}
-        row[f"{split}_accuracy"] = entry.get("accuracy")
-        row[f"{split}_solved"] = entry.get("solved")
-        for part in ("state", "reward", "done"):
-            row[f"{split}_{part}_accuracy"] = entry.get(f"{part}_accuracy")
+    row["method_options"] = describe_values(score.get("method_options_changed") or {})
+    row.update(split_columns(splits))
     row.update(
         return_mean=planning.get("mean"),
         return_std=planning.get("std"),
@@ -187,6 +222,9 @@ def summary_row(score: dict[str, Any]) -> dict[str, Any]:
     )
     for key in ("job_s", "llm_s", "scoring_s", "planning_s"):
         row[key] = timings.get(key)
+    capabilities = score.get("capabilities")
+    if isinstance(capabilities, list):
+        row["capabilities"] = ";".join(str(c) for c in capabilities)
     if isinstance(row.get("error"), str):
         row["error"] = row["error"].strip().splitlines()[-1][:300] if row["error"].strip() else None
     return row

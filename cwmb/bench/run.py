@@ -3,19 +3,23 @@
 
 Resume: finished jobs (score.json present) are skipped; anything else is cleared and redone from
 scratch; LLM calls a redone job already made come back from the cache. A folder is never resumed
-with another description tier than the one it was started with."""
+with another description tier or other method options than the ones it was started with. A job
+writes only into a scratch folder of its own; the host publishes what it accepts of it (see
+job_files.py). One bench at a time holds a results folder (see lock.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,8 +29,11 @@ from tqdm import tqdm
 from cwmb import __version__, registry
 from cwmb.bench.config import BenchConfig
 from cwmb.bench.finalize import Finalized, finalize
-from cwmb.bench.launch import JobLauncher, JobSpec, get_launcher
+from cwmb.bench.job_files import JobOutputs, collect_outputs
+from cwmb.bench.launch import JobLauncher, JobSpec, LaunchResult, get_launcher
+from cwmb.bench.lock import FolderLock
 from cwmb.bench.results import RunFolder, job_status, write_json
+from cwmb.capabilities import method_capabilities
 from cwmb.collect import versions
 from cwmb.dataset import sha256_file
 from cwmb.errors import CwmbError
@@ -39,12 +46,11 @@ from cwmb.sandbox.base import Executor
 from cwmb.sandbox.select import get_executor
 from cwmb.trace import json_ready
 
-JOB_TIMEOUT_S = 4 * 3600
-
 
 @contextlib.contextmanager
-def _poll_llm_calls(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
-    """Keep a job's progress bar at the number of LLM calls it has made so far."""
+def _llm_session(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
+    """For as long as a job runs, keep its progress bar at the number of LLM calls it has made so
+    far; when it ends, so do its gateway token and socket."""
     stop = threading.Event()
 
     def poll() -> None:
@@ -60,6 +66,7 @@ def _poll_llm_calls(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+        gateway.end_job(job_id)
 
 
 def count_episodes(bar: tqdm, job_id: str, done: int, total: int) -> None:
@@ -104,17 +111,32 @@ def write_manifest(
             "git_commit": git_commit(),
             "versions": versions() | {"platform": platform.platform()},
             "image_digest": image,
-            "isolation": {"jobs": launcher.name, "final_scoring": executor.name},
+            "isolation": {
+                "jobs": launcher.name,
+                "job_confinement": launcher.confinement,
+                "final_scoring": executor.name,
+            },
+            # Access beyond the description, interface and train split, as each method declares it.
+            "capabilities": {
+                method: sorted(method_capabilities(method))
+                for method in config.methods
+                if method_capabilities(method)
+            },
             "model": config.model,
             "model_base_url": config.model_base_url,
+            "sampling": asdict(config.sampling),
             "preset": get_preset(config.preset).to_dict(),
             "planning_episodes": config.episodes,
             "seeds": list(range(config.seeds)),
             "budget": config.budget,
+            "job_timeout_s": config.job_timeout_s,
+            "output_quota_bytes": config.output_quota_bytes,
             "methods": config.methods,
             "envs": config.envs,
             "quick": config.quick,
             "descriptions": config.descriptions,
+            "method_options": {m: o.values for m, o in config.options.items()},
+            "method_options_changed": config.changed_options(),
             "cache_mode": config.cache,
             "notes": config.notes,
         }
@@ -122,21 +144,36 @@ def write_manifest(
     write_json(folder.manifest_path, manifest)
 
 
-def check_same_tier(folder: RunFolder, config: BenchConfig) -> None:
-    """Refuse to resume a folder started with another description tier (runs from before tiers
-    existed used the standard one)."""
+def _started_with(folder: RunFolder) -> dict[str, Any] | None:
+    """The manifest of a run already started in `folder` (None for a new folder)."""
     if not folder.manifest_path.is_file():
-        return
+        return None
     try:
-        started = json.loads(folder.manifest_path.read_text()).get(
-            "descriptions", registry.DEFAULT_DESCRIPTION_TIER
-        )
-    except (OSError, ValueError, AttributeError) as exc:
+        manifest = json.loads(folder.manifest_path.read_text())
+    except (OSError, ValueError) as exc:
         raise CwmbError(f"cannot read {folder.manifest_path}: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise CwmbError(f"{folder.manifest_path} is not a JSON object")
+    return manifest
+
+
+def check_same_settings(folder: RunFolder, config: BenchConfig) -> None:
+    """Refuse to resume a folder started with another description tier (runs from before tiers
+    existed used the standard one) or other method options (before options: the defaults)."""
+    manifest = _started_with(folder)
+    if manifest is None:
+        return
+    started = manifest.get("descriptions", registry.DEFAULT_DESCRIPTION_TIER)
     if started != config.descriptions:
         raise CwmbError(
             f"{folder.root} holds a run with {started} descriptions; it cannot be resumed with "
             f"--descriptions {config.descriptions} (choose another --run-id)"
+        )
+    options = manifest.get("method_options_changed") or {}
+    if options != json_ready(config.changed_options()):
+        raise CwmbError(
+            f"{folder.root} holds a run with other method options ({options or 'the defaults'});"
+            " it cannot be resumed with these (choose another --run-id)"
         )
 
 
@@ -155,9 +192,14 @@ class Bench:
         ]
 
     def run(self) -> RunFolder:
-        config = self.config
-        check_same_tier(self.folder, config)
         self.folder.root.mkdir(parents=True, exist_ok=True)
+        with FolderLock(self.folder.root):
+            check_same_settings(self.folder, self.config)
+            self.folder.clear_scratch()
+            return self._run()
+
+    def _run(self) -> RunFolder:
+        config = self.config
         launcher = get_launcher(config.isolation)
         executor = get_executor(config.isolation, quiet=True)
         if launcher.name != "docker":
@@ -177,9 +219,12 @@ class Bench:
         if todo:
             spec = select_model(config.model, config.model_base_url)
             cache = LlmCache(mode=CacheMode.parse(config.cache))
-            with Gateway(spec, cache=cache, log_path=self.folder.root / "gateway.jsonl") as gateway:
-                if gateway.socket_path is not None:
-                    gateway.socket_path.parent.chmod(0o755)  # reachable from job containers
+            with Gateway(
+                spec,
+                cache=cache,
+                log_path=self.folder.root / "gateway.jsonl",
+                sampling=config.sampling,
+            ) as gateway:
                 bar = tqdm(
                     total=total, initial=total - len(todo), desc="jobs", unit="job", position=0
                 )
@@ -204,9 +249,12 @@ class Bench:
         position: int,
     ) -> None:
         method, env_id, seed = job
+        options = self.config.options.get(method)
         spec = registry.get(env_id)
+        capabilities = method_capabilities(method)
         description_path = spec.description_file(self.config.descriptions)
         out_dir = self.folder.prepare_job(method, env_id, seed)
+        scratch = self.folder.new_scratch()
         job_id = f"{method}/{env_id}/seed{seed}"
         token = gateway.add_job(job_id, self.config.budget)
         status = tqdm(
@@ -217,38 +265,39 @@ class Bench:
             leave=False,
         )
         started = time.perf_counter()
-        with _poll_llm_calls(gateway, job_id, status):
-            launched = launcher.run(
-                JobSpec(
-                    method=method,
-                    env=env_id,
-                    seed=seed,
-                    budget=self.config.budget,
-                    out_dir=out_dir,
-                    train_path=spec.split_path("train"),
-                    descriptions=self.config.descriptions,
-                    description_path=description_path,
-                    job_env=lambda socket: gateway.job_environment(
-                        token, socket_path_in_job=socket
-                    ),
-                    socket_dir=None if gateway.socket_path is None else gateway.socket_path.parent,
-                    timeout_s=JOB_TIMEOUT_S,
-                    methods_dir=methods_dir(),
+        try:
+            with _llm_session(gateway, job_id, status):
+                launched = launcher.run(
+                    JobSpec(
+                        method=method,
+                        env=env_id,
+                        seed=seed,
+                        budget=self.config.budget,
+                        out_dir=scratch,
+                        train_path=spec.split_path("train"),
+                        descriptions=self.config.descriptions,
+                        description_path=description_path,
+                        job_env=lambda socket: gateway.job_environment(
+                            token, socket_path_in_job=socket
+                        ),
+                        socket_dir=gateway.socket_dir(job_id),
+                        timeout_s=self.config.job_timeout_s,
+                        methods_dir=methods_dir(),
+                        output_quota_bytes=self.config.output_quota_bytes,
+                        capabilities=capabilities,
+                        method_args=tuple(options.arguments()) if options else (),
+                    )
                 )
-            )
-        job_s = time.perf_counter() - started
-        job_info = self._job_info(out_dir)
-        program_path = out_dir / "program.py"
-        program = (
-            program_path.read_text(encoding="utf-8", errors="replace")
-            if program_path.is_file()
-            else ""
-        )
+            job_s = time.perf_counter() - started
+            outputs = collect_outputs(scratch, out_dir, method, env_id, seed)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        job_info = outputs.info or {}
         status.set_description_str(f"  {job_id}: scoring and planning")
         try:
             result = finalize(
                 spec,
-                program,
+                outputs.program,
                 executor,
                 self.preset,
                 self.config.episodes,
@@ -261,19 +310,21 @@ class Bench:
         status.close()
         usage = gateway.usage().get(job_id, {})
         llm_s = sum(r.latency_ms for r in list(gateway.calls) if r.job == job_id) / 1000
-        error = self._job_error(launched.exit_code, launched.output_tail, job_info) or result.error
+        error = self._job_error(launched, outputs) or result.error
+        job_ran = (
+            launched.exit_code == 0 and not outputs.problems and job_info.get("status") == "ok"
+        )
         score = {
             "method": method,
             "env": env_id,
             "kind": spec.kind,
             "seed": seed,
+            "capabilities": sorted(capabilities),
             "descriptions": self.config.descriptions,
             "description_sha256": sha256_file(description_path),
-            "status": job_status(
-                launched.exit_code == 0 and job_info.get("status") == "ok",
-                result.loaded,
-                bool(result.splits),
-            ),
+            "method_options": {} if options is None else options.values,
+            "method_options_changed": {} if options is None else options.changed,
+            "status": job_status(job_ran, result.loaded, bool(result.splits)),
             "error": error,
             "budget": self.config.budget,
             "llm_calls": usage.get("calls", 0),
@@ -288,25 +339,27 @@ class Bench:
                 "scoring_s": round(result.scoring_s, 3),
                 "planning_s": round(result.planning_s, 3),
             },
-            "job": job_info,
+            "job": job_info,  # the job's own account, for reference only
+            "output_notes": outputs.notes,
         }
         write_json(out_dir / "score.json", json_ready(score))
         with self._lock:
             self.folder.write_summary()
 
-    @staticmethod
-    def _job_info(out_dir: Path) -> dict[str, Any]:
-        try:
-            return dict(json.loads((out_dir / "job.json").read_text()))
-        except (OSError, json.JSONDecodeError):
-            return {}
-
-    @staticmethod
-    def _job_error(exit_code: int | None, tail: str, info: dict[str, Any]) -> str | None:
-        if exit_code is None:
-            return f"the job exceeded its time limit of {JOB_TIMEOUT_S} s"
-        if info.get("error"):
-            return str(info["error"])
-        if exit_code != 0:
-            return f"the job exited with status {exit_code}: {tail.strip()[-1500:]}"
+    def _job_error(self, launched: LaunchResult, outputs: JobOutputs) -> str | None:
+        """Why the job failed, from what the host saw first: its stop, its files, its exit."""
+        if launched.stopped == "time limit":
+            return f"the job exceeded its time limit of {self.config.job_timeout_s:g} s"
+        if launched.stopped is not None:
+            quota_mb = self.config.output_quota_bytes / 2**20
+            return f"the job was stopped: output over quota ({quota_mb:g} MB or too many files)"
+        if outputs.problems:
+            return "; ".join(outputs.problems)
+        if outputs.info and outputs.info.get("error"):
+            return str(outputs.info["error"])
+        if launched.exit_code != 0:
+            tail = launched.output_tail.strip()[-1500:]
+            return f"the job exited with status {launched.exit_code}: {tail}"
+        if outputs.info is None:
+            return "the job wrote no job.json"
         return None

@@ -31,6 +31,16 @@ def add_descriptions_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_method_arg_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--method-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set an option of the method (repeatable; see the method's Options)",
+    )
+
+
 def add_isolation_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--isolation",

@@ -6,14 +6,27 @@ import argparse
 import sys
 from pathlib import Path
 
-from cwmb.bench.config import BenchConfig, default_budget, resolve_envs, resolve_methods
+from cwmb.bench.config import (
+    JOB_TIMEOUT_S,
+    OUTPUT_QUOTA_BYTES,
+    BenchConfig,
+    default_budget,
+    resolve_envs,
+    resolve_methods,
+)
 from cwmb.bench.end_table import end_table
 from cwmb.bench.run import Bench
-from cwmb.commands._common import add_descriptions_option
+from cwmb.commands._common import add_descriptions_option, add_method_arg_option
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode
 from cwmb.llm.models import select_model
-from cwmb.llm.options import add_cache_option, add_model_options
+from cwmb.llm.options import (
+    add_cache_option,
+    add_model_options,
+    add_sampling_options,
+    sampling_from_args,
+)
+from cwmb.method_options import for_methods
 from cwmb.planning.presets import DEFAULT_PRESET, PRESETS, get_preset
 from cwmb.sandbox.select import BACKENDS
 
@@ -26,9 +39,16 @@ def run(args: argparse.Namespace) -> int:
     get_preset(args.preset)
     if args.seeds < 1 or args.jobs < 1:
         raise CwmbError("--seeds and --jobs must be at least 1")
+    sampling = sampling_from_args(args)
     budget = args.budget if args.budget is not None else default_budget(model.id, args.quick)
     if budget < 1:
         raise CwmbError("--budget must be at least 1")
+    if not args.output_quota > 0:
+        raise CwmbError(f"--output-quota must be a positive number of MB, got {args.output_quota}")
+    if not args.job_timeout > 0:
+        raise CwmbError(
+            f"--job-timeout must be a positive number of seconds, got {args.job_timeout}"
+        )
     notes = []
     if model.is_local:
         notes.append(
@@ -42,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.preset != "paper":
         notes.append(f"planner preset {args.preset!r} (the paper's settings are preset 'paper')")
+    methods = resolve_methods(args.method)
+    options = for_methods(methods, args.method_arg)  # read from the sources, nothing imported
     config = BenchConfig(
-        methods=resolve_methods(args.method),
+        methods=methods,
         envs=resolve_envs(args.envs, args.quick),
         seeds=args.seeds,
         budget=budget,
@@ -58,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
         descriptions=args.descriptions,
         retry_failed=args.retry_failed,
         planning_limit_s=args.planning_timeout,
+        job_timeout_s=args.job_timeout,
+        output_quota_bytes=int(args.output_quota * 2**20),
         notes=notes,
+        sampling=sampling,
+        options=options,
     )
     folder = Bench(config, args.out, args.run_id).run()
     print(end_table(folder))
@@ -79,6 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="M",
         help="method name (repeat for several)",
     )
+    add_method_arg_option(parser)
     parser.add_argument(
         "--envs", nargs="+", metavar="ENV", help="environments (default: all with datasets)"
     )
@@ -90,6 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_options(parser)
     add_descriptions_option(parser)
+    add_sampling_options(parser)
     add_cache_option(parser)
     parser.add_argument(
         "--isolation",
@@ -122,6 +150,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=900.0,
         metavar="S",
         help="wall-clock seconds for planning with one program (slower: no return, N/A)",
+    )
+    parser.add_argument(
+        "--job-timeout",
+        type=float,
+        default=JOB_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"wall-clock seconds for one job's search (default {JOB_TIMEOUT_S}); a job still "
+        "running then is stopped and fails",
+    )
+    parser.add_argument(
+        "--output-quota",
+        type=float,
+        default=OUTPUT_QUOTA_BYTES / 2**20,
+        metavar="MB",
+        help=f"what one job may write into its output folder (default {OUTPUT_QUOTA_BYTES >> 20}); "
+        "a job that writes more is stopped and fails",
     )
     parser.add_argument("--retry-failed", action="store_true", help="rerun jobs that failed")
     parser.add_argument("--no-report", action="store_true", help="skip building the report")

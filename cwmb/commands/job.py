@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cwmb.commands._common import add_descriptions_option, add_env_option
+from cwmb.commands._common import add_descriptions_option, add_env_option, add_method_arg_option
 from cwmb.job import JobConfig, run_job
 
 
@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
         llm_socket=args.llm_socket,
         llm_token=args.llm_token,
         model=args.model,
+        method_args=tuple(args.method_arg),
     )
     result = run_job(config, echo=sys.stderr if args.verbose else None)
     tail = f"; error: {result.error}" if result.error else ""
@@ -66,5 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where.add_argument("--llm-socket", help="Unix socket of the LLM gateway")
     parser.add_argument("--llm-token", help="the job's gateway token (default: $CWMB_LLM_TOKEN)")
     parser.add_argument("--model", help="model id (default: $CWMB_MODEL or local/gemma-3-270m)")
+    add_method_arg_option(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="echo the log on stderr")
     parser.set_defaults(handler=run)

@@ -18,7 +18,7 @@ from cwmb.commands._common import (
     program_source,
 )
 from cwmb.errors import CwmbError
-from cwmb.evaluation import program_formats
+from cwmb.evaluation import open_program
 from cwmb.planning.episodes import (
     EpisodeResults,
     OraclePolicy,
@@ -57,7 +57,7 @@ def evaluate_policy(
         )
     assert source is not None
     executor = get_executor(isolation)
-    with executor.open(source, program_formats(spec)) as session:
+    with open_program(executor, spec, source) as session:
         return run_episodes(
             spec, ProgramPolicy(spec, preset, session), which, preset, episodes, _progress(which)
         )

@@ -1,4 +1,5 @@
-"""`cwmb report RUN_DIR`: tables, figures and one HTML page from a results folder."""
+"""`cwmb report RUN_DIR`: tables, figures and one HTML page from a results folder; given a
+folder of run folders (as `make ablation` writes), one table that sets the runs side by side."""
 
 from __future__ import annotations
 
@@ -45,7 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report", help="tables, figures and an HTML report from a results folder"
     )
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a results/<run-id> folder")
+    parser.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a results/<run-id> folder, or a folder of runs to compare (an ablation)",
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="where to write the report (default RUN_DIR/report)"
     )

@@ -50,7 +50,8 @@ def score(args: argparse.Namespace) -> int:
     print(f"{spec.id}  program: {label}  (isolation: {executor.name})")
     for split, s in scores.items():
         print(
-            f"  {split:<8} accuracy {s.accuracy:.4f}  state {fmt(s.state_accuracy, 4)}  "
+            f"  {split:<8} accuracy {s.accuracy:.4f}  paper-mode {s.paper_accuracy:.4f}  "
+            f"state {fmt(s.state_accuracy, 4)}  "
             f"reward {fmt(s.reward_accuracy, 4)}  done {fmt(s.done_accuracy, 4)}  "
             f"solved {'yes' if s.solved else 'no'}  ({s.n_transitions} transitions)"
         )

@@ -36,12 +36,22 @@ DEFAULT_TIMEOUT_S = 1800.0
 
 @dataclass(frozen=True)
 class Sampling:
-    """Sampling parameters; the defaults are the paper's."""
+    """Sampling parameters; the defaults are the paper's Llama 3 settings (the authors' GPT-4
+    Turbo runs used max_tokens 4096, temperature 0.6, top_p 0.8 and no top_k)."""
 
     max_tokens: int = 1500
     temperature: float = 1.0
     top_p: float = 0.8
     top_k: int | None = 100  # sent as an extra field; the gateway drops it for OpenAI's own API
+
+    def applied_to(self, request: Json) -> Json:
+        """`request` with these settings in place of whatever sampling it asked for (a None
+        top_k removes the field)."""
+        out = {k: v for k, v in request.items() if k != "top_k"}
+        out.update(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p)
+        if self.top_k is not None:
+            out["top_k"] = self.top_k
+        return out
 
 
 @dataclass(frozen=True)

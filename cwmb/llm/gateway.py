@@ -1,16 +1,25 @@
 """The LLM gateway: a small OpenAI-compatible server the host runs for the duration of a bench.
 
-Jobs reach it over a Unix socket (optionally loopback TCP) and authenticate with the per-job
-token the host handed them; the gateway alone holds the real API key. For every call it
-1. finds the job by its token and enforces the job's budget of LLM calls (the call past the
-   budget gets HTTP 429 with code `budget_exhausted`, which the client raises as BudgetExhausted);
-2. consults the record/replay cache (occurrences are counted per job);
-3. on a miss, asks the backend: the upstream endpoint (with timeouts and retries) or the embedded
-   model in-process;
-4. records the job, tokens in and out, latency and whether the cache answered.
+Every job gets a Unix socket of its own (optionally a loopback TCP port too), in a folder that
+holds nothing else, and a token valid only on that socket until the job ends; the gateway alone
+holds the real API key. For every call it
+1. checks the job's token (every endpoint, `/v1/models` included, answers 401 without it) and
+   reads the body incrementally up to a cap (413 past it);
+2. admits only the allowed request fields (`request_rules`): `n` must be 1 and `max_tokens` is
+   clamped to the run's setting; then puts the run's sampling settings in the request, when the
+   gateway has them (so every call of a bench samples as its manifest says, and the cache key
+   holds those settings);
+3. enforces the job's budget of LLM calls (the call past the budget gets HTTP 429 with code
+   `budget_exhausted`, which the client raises as BudgetExhausted);
+4. consults the record/replay cache (occurrences are counted per job);
+5. on a miss, asks the backend: the upstream endpoint (with timeouts and retries) or the embedded
+   model in-process, at most a few calls of one job at a time;
+6. records the job, tokens in and out, latency and whether the cache answered.
 
-`with Gateway(spec) as gw:` starts uvicorn in a background thread (ready in well under a second)
-and stops it on exit. `job_environment()` builds the whole environment a job is started with.
+Connections are capped per job (`job_server`), so no job can starve another's calls or use up
+the host's file descriptors. `with Gateway(spec) as gw:` runs the gateway's event loop in a
+background thread; `add_job` opens a job's socket, `end_job` revokes its token and closes it.
+`job_environment()` builds the whole environment a job is started with.
 """
 
 from __future__ import annotations
@@ -21,31 +30,39 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from cwmb.errors import CwmbError
 from cwmb.llm.cache import CacheMode, LlmCache, Slot
-from cwmb.llm.client import CACHE_HEADER, CALLS_LEFT_HEADER, SOCKET_ENV, TOKEN_ENV, URL_ENV
+from cwmb.llm.client import (
+    CACHE_HEADER,
+    CALLS_LEFT_HEADER,
+    SOCKET_ENV,
+    TOKEN_ENV,
+    URL_ENV,
+    Sampling,
+)
 from cwmb.llm.errors import BUDGET_CODE, REPLAY_MISS_CODE, LlmError, ReplayMiss
+from cwmb.llm.job_server import SOCKET_NAME, JobLimits, JobServer, open_file_limit
 from cwmb.llm.models import MODEL_ENV, ModelSpec, resolve_upstream
+from cwmb.llm.request_rules import admit
 from cwmb.llm.upstream import RetryPolicy, Timeouts, UpstreamBackend
 from cwmb.llm.wire import HttpError, Json, Reply, completion_body
 
-SOCKET_NAME = "llm.sock"
+__all__ = ["SOCKET_NAME", "CallRecord", "Gateway", "JobLimits", "Prices", "job_environment"]
+
 PRICE_ENV = "CWMB_PRICE_PER_MTOK"
 START_TIMEOUT_S = 15.0
 # Variables a job may inherit from the host; everything else (keys above all) stays behind.
@@ -108,7 +125,7 @@ class LocalBackend:
             model = self.load()
             params = {
                 k: request[k]
-                for k in ("max_tokens", "temperature", "top_p", "top_k", "seed", "n")
+                for k in ("max_tokens", "temperature", "top_p", "top_k", "seed")
                 if request.get(k) is not None
             }
             stop = request.get("stop") or ()
@@ -129,10 +146,20 @@ class LocalBackend:
 class Job:
     job_id: str
     budget: int | None  # None: unlimited
+    token: str
+    server: JobServer | None = None
     used: int = 0
+    refused: int = 0  # calls answered with an error
+    ended: bool = False
+    inflight: asyncio.Semaphore | None = None
 
     def left(self) -> int | None:
         return None if self.budget is None else max(0, self.budget - self.used)
+
+    def server_or_fail(self) -> JobServer:
+        if self.server is None:
+            raise CwmbError(f"job {self.job_id!r} has no gateway socket")
+        return self.server
 
 
 @dataclass(frozen=True)
@@ -187,8 +214,11 @@ class Gateway:
         timeouts: Timeouts | None = None,
         log_path: str | os.PathLike[str] | None = None,
         prices: Prices | None = None,
+        sampling: Sampling | None = None,
+        limits: JobLimits | None = None,
     ):
         self.spec = spec
+        self.sampling = sampling  # None: each request samples as it asks
         # Prices: given, else CWMB_PRICE_PER_MTOK from the host's environment, else not counted.
         self.prices = prices if prices is not None else Prices.from_env(host_env)
         self.cache = cache or LlmCache(mode=CacheMode.OFF)
@@ -198,31 +228,80 @@ class Gateway:
             # Resolving the upstream is where a missing API key is reported, before any job runs.
             else UpstreamBackend(spec, resolve_upstream(spec, host_env), retry, timeouts)
         )
-        self._socket_dir = Path(socket_dir) if socket_dir else None
-        self._own_socket_dir = socket_dir is None
+        # The run's setting: no request gets more (the paper's when the run sets none).
+        self.max_tokens = (sampling or Sampling()).max_tokens
+        self.limits = limits or JobLimits()
+        self._socket_root = Path(socket_dir) if socket_dir else None
+        self._own_socket_root = socket_dir is None
         self._tcp = tcp
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[str, Job] = {}  # by job id, ended jobs included (their usage counts)
+        self._tokens: dict[str, Job] = {}  # live jobs only
         self._jobs_lock = threading.Lock()
         self.calls: list[CallRecord] = []
         self._log_path = Path(log_path) if log_path else None
         self._log_lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self.socket_path: Path | None = None
-        self.url: str | None = None
-        self.app = self._build_app()
+        self._max_live_jobs = 0
 
     # -- jobs -------------------------------------------------------------------------------
     def add_job(self, job_id: str, budget: int | None = None) -> str:
-        """Register a job and return the token it authenticates with (its only credential)."""
+        """Open a job's own socket and return the token it authenticates with (its only
+        credential, valid on that socket until `end_job`). Adding a job id again (a retry)
+        ends its earlier incarnation first."""
         if budget is not None and budget < 0:
             raise CwmbError(f"the LLM budget of job {job_id!r} must be >= 0, got {budget}")
-        token = f"cwmb-job-{secrets.token_urlsafe(24)}"
+        if self._loop is None or self._socket_root is None:
+            raise CwmbError("the LLM gateway is not running")
+        self.end_job(job_id)
         with self._jobs_lock:
-            self._jobs[token] = Job(job_id, budget)
+            live = len(self._tokens)
+        if live >= self._max_live_jobs:
+            raise CwmbError(
+                f"the LLM gateway serves at most {self._max_live_jobs} jobs at once "
+                "(bounded by this process's open-file limit); run fewer jobs in parallel"
+            )
+        job = Job(job_id, budget, token=f"cwmb-job-{secrets.token_urlsafe(24)}")
+        job.inflight = asyncio.Semaphore(self.limits.max_inflight)
+        # An unguessable folder name: the socket root is not listable, so no job finds another's.
+        folder = self._socket_root / secrets.token_hex(8)
+        job.server = JobServer(
+            self._job_app(job), folder, self._loop, self.limits.connections, self._tcp
+        )
+        job.server.wait_started(START_TIMEOUT_S)
+        with self._jobs_lock:
+            self._jobs[job_id] = job
+            self._tokens[job.token] = job
         # A job run again in the same session (a retry) sees its recorded answers from the start.
         self.cache.restart(job_id)
-        return token
+        return job.token
+
+    def end_job(self, job_id: str) -> None:
+        """Revoke a job's token and close its socket and connections (a no-op for an unknown
+        or already ended job). Its usage stays readable."""
+        with self._jobs_lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.ended:
+                return
+            job.ended = True
+            self._tokens.pop(job.token, None)
+        if job.server is not None:
+            job.server.close()
+
+    def socket_dir(self, job_id: str) -> Path:
+        """The folder holding only this job's socket: what a job container mounts."""
+        return self._live(job_id).server_or_fail().folder
+
+    def url(self, job_id: str) -> str | None:
+        """The job's loopback URL, when the gateway listens on TCP too."""
+        return self._live(job_id).server_or_fail().url
+
+    def _live(self, job_id: str) -> Job:
+        with self._jobs_lock:
+            job = self._jobs.get(job_id)
+        if job is None or job.ended:
+            raise CwmbError(f"job {job_id!r} has no gateway socket (never added, or ended)")
+        return job
 
     def job_environment(
         self,
@@ -230,17 +309,17 @@ class Gateway:
         socket_path_in_job: str | None = None,
         host_env: Mapping[str, str] | None = None,
     ) -> dict[str, str]:
-        """`job_environment()` for this gateway: over the socket unless only TCP is listening.
-        Pass the socket's path inside a container when the job runs in one."""
-        if self.socket_path is None and self.url is None:
-            raise CwmbError("the LLM gateway is not running")
-        if self.socket_path is not None:
-            path = socket_path_in_job or self.socket_path
-            return job_environment(token, self.spec.id, socket_path=path, host_env=host_env)
-        return job_environment(token, self.spec.id, url=self.url, host_env=host_env)
+        """`job_environment()` for the job of `token`, over its own socket. Pass the socket's
+        path inside a container when the job runs in one."""
+        with self._jobs_lock:
+            job = self._tokens.get(token)
+        if job is None:
+            raise CwmbError("no live job holds this token (never added, or ended)")
+        path = socket_path_in_job or job.server_or_fail().socket_path
+        return job_environment(token, self.spec.id, socket_path=path, host_env=host_env)
 
     def usage(self) -> dict[str, Json]:
-        """Per job: calls, cache hits, tokens, budget and calls used."""
+        """Per job: calls, cache hits, tokens, budget, calls used and calls refused."""
         out: dict[str, Json] = {}
 
         def blank() -> Json:
@@ -248,7 +327,12 @@ class Gateway:
 
         with self._jobs_lock:
             for job in self._jobs.values():
-                out[job.job_id] = {"budget": job.budget, "used": job.used, **blank()}
+                out[job.job_id] = {
+                    "budget": job.budget,
+                    "used": job.used,
+                    "refused": job.refused,
+                    **blank(),
+                }
         for rec in list(self.calls):
             entry = out.setdefault(rec.job, blank())
             if rec.status == 200:
@@ -265,21 +349,27 @@ class Gateway:
             self.backend.load()
 
     # -- HTTP -------------------------------------------------------------------------------
-    def _build_app(self) -> Starlette:
-        @contextlib.asynccontextmanager
-        async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            yield
-            await self.backend.aclose()
+    def _job_app(self, job: Job) -> Starlette:
+        """The app behind one job's socket: every path checks the job's token first."""
 
-        return Starlette(
-            routes=[
-                Route("/v1/chat/completions", self._chat, methods=["POST"]),
-                Route("/v1/models", self._models, methods=["GET"]),
-            ],
-            lifespan=lifespan,
-        )
+        async def endpoint(request: Request) -> Response:
+            start = time.perf_counter()
+            try:
+                self._check_token(job, request)
+                route = (request.method, request.url.path)
+                if route == ("GET", "/v1/models"):
+                    return self._models()
+                if route != ("POST", "/v1/chat/completions"):
+                    raise HttpError(404, f"no such endpoint: {request.method} {request.url.path}")
+            except HttpError as exc:
+                self._refused(job, exc, start)
+                return self._error(exc, None)
+            return await self._chat(job, request, start)
 
-    async def _models(self, request: Request) -> JSONResponse:
+        methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
+
+    def _models(self) -> JSONResponse:
         return JSONResponse(
             {
                 "object": "list",
@@ -287,53 +377,48 @@ class Gateway:
             }
         )
 
-    def _job_of(self, request: Request) -> Job:
+    def _check_token(self, job: Job, request: Request) -> None:
         auth = request.headers.get("authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        with self._jobs_lock:
-            job = self._jobs.get(token)
-        if job is None:
+        if job.ended or not secrets.compare_digest(token.encode(), job.token.encode()):
             raise HttpError(
                 401,
                 "unknown job token: jobs authenticate with the CWMB_LLM_TOKEN the host gave them",
                 "invalid_token",
             )
-        return job
+
+    async def _read_body(self, request: Request) -> bytes:
+        """The body, read as it arrives and refused once past the cap (never buffered whole)."""
+        cap = self.limits.max_body_bytes
+        too_big = HttpError(
+            413, f"the request body is larger than the gateway's limit of {cap} bytes", "too_large"
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _read_request(self, request: Request) -> Json:
+        raw = await self._read_body(request)
         try:
-            body = json.loads(await request.body())
-        except ValueError:
+            body = json.loads(raw)
+        except (ValueError, RecursionError):
             raise HttpError(400, "the request body is not JSON", "invalid_request") from None
-        if (
-            not isinstance(body, dict)
-            or not isinstance(body.get("messages"), list)
-            or not body["messages"]
-        ):
-            raise HttpError(
-                400, "a chat request needs a non-empty `messages` list", "invalid_request"
-            )
-        if body.get("stream"):
-            raise HttpError(
-                400, "the CWMB gateway does not stream; send stream=false", "invalid_request"
-            )
-        if body.get("model") != self.spec.id:
-            raise HttpError(
-                404,
-                f"this gateway serves {self.spec.id}, not {body.get('model')!r}",
-                "model_not_found",
-            )
-        return body
+        return admit(body, self.spec.id, self.max_tokens)
 
-    async def _chat(self, request: Request) -> JSONResponse:
-        start = time.perf_counter()
-        job_id, left, charged = "?", None, None
-        job: Job | None = None
+    async def _chat(self, job: Job, request: Request, start: float) -> Response:
+        left, charged = None, False
         slot: Slot | None = None
         try:
-            job = self._job_of(request)
-            job_id = job.job_id
             body = await self._read_request(request)
+            if self.sampling is not None:
+                body = self.sampling.applied_to(body)
             with self._jobs_lock:
                 if job.budget is not None and job.used >= job.budget:
                     raise HttpError(
@@ -342,7 +427,7 @@ class Gateway:
                         BUDGET_CODE,
                     )
                 job.used += 1
-                charged = job
+                charged = True
                 left = job.left()
             # The occurrence is taken now, in arrival order, before anything can interleave.
             slot = self.cache.slot(body, scope=job.job_id)
@@ -353,32 +438,24 @@ class Gateway:
                 raise HttpError(409, str(exc), REPLAY_MISS_CODE) from None
             hit = reply is not None
             if reply is None:
-                reply = await self.backend.complete(body)
+                assert job.inflight is not None
+                async with job.inflight:  # a job's own calls queue behind each other, no one else's
+                    reply = await self.backend.complete(body)
                 if self.cache.mode is CacheMode.READ_WRITE:
                     # A write may queue behind another process's transaction: off the event loop.
                     reply = await asyncio.to_thread(self.cache.store, slot, reply)
         except HttpError as exc:
             # A failed call uses up neither the budget nor an occurrence in the cache.
-            if slot is not None:
-                self.cache.release(slot)
-            if charged is not None:
-                with self._jobs_lock:
-                    charged.used -= 1
-                    left = charged.left()
-            self._record(job_id, exc.status, None, False, start, exc.message)
+            left = self._undo(job, slot, charged, left)
+            self._refused(job, exc, start)
             return self._error(exc, left)
         except Exception as exc:  # a gateway bug must not hang the job: answer 500 and log
-            if slot is not None:
-                self.cache.release(slot)
-            if charged is not None:
-                with self._jobs_lock:
-                    charged.used -= 1
+            self._undo(job, slot, charged, left)
             print(f"cwmb gateway: internal error: {exc!r}", file=sys.stderr)
-            self._record(job_id, 500, None, False, start, repr(exc))
-            return self._error(
-                HttpError(500, f"LLM gateway internal error: {exc!r}", "internal_error"), None
-            )
-        self._record(job_id, 200, reply, hit, start)
+            error = HttpError(500, f"LLM gateway internal error: {exc!r}", "internal_error")
+            self._refused(job, error, start)
+            return self._error(error, None)
+        self._record(job.job_id, 200, reply, hit, start)
         headers = {
             CACHE_HEADER: "hit"
             if hit
@@ -388,10 +465,29 @@ class Gateway:
             headers[CALLS_LEFT_HEADER] = str(left)
         return JSONResponse(completion_body(reply, self.spec.id), headers=headers)
 
+    def _undo(self, job: Job, slot: Slot | None, charged: bool, left: int | None) -> int | None:
+        if slot is not None:
+            self.cache.release(slot)
+        if not charged:
+            return left
+        with self._jobs_lock:
+            job.used -= 1
+            return job.left()
+
+    def _refused(self, job: Job, exc: HttpError, start: float) -> None:
+        """Count an error answer; log only the first few per job, so that a job hammering the
+        gateway with bad requests cannot fill the host's disk with log lines."""
+        with self._jobs_lock:
+            job.refused += 1
+            logged = job.refused <= self.limits.logged_refusals
+        if logged:
+            self._record(job.job_id, exc.status, None, False, start, exc.message)
+
     @staticmethod
     def _error(exc: HttpError, left: int | None) -> JSONResponse:
         # The gateway has already retried upstream; tell OpenAI clients not to retry on top.
-        headers = {"x-should-retry": "false"}
+        # Closing the connection stops a client that is still sending a body nobody will read.
+        headers = {"x-should-retry": "false", "connection": "close"}
         if left is not None:
             headers[CALLS_LEFT_HEADER] = str(left)
         return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
@@ -423,69 +519,43 @@ class Gateway:
                 fh.write(json.dumps(asdict(rec)) + "\n")
 
     # -- lifecycle --------------------------------------------------------------------------
-    def _listeners(self) -> list[socket.socket]:
-        socks: list[socket.socket] = []
-        if self._socket_dir is None:
-            self._socket_dir = Path(tempfile.mkdtemp(prefix="cwmb-gw-"))
-        self._socket_dir.mkdir(parents=True, exist_ok=True)
-        # Traversable by the unprivileged user a job runs as; the token is what grants access.
-        os.chmod(self._socket_dir, 0o711)
-        path = self._socket_dir / SOCKET_NAME
-        if len(os.fsencode(path)) > 100:
-            raise CwmbError(f"the gateway socket path {path} is too long for a Unix socket")
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        unix.bind(os.fspath(path))
-        os.chmod(path, 0o666)
-        socks.append(unix)
-        self.socket_path = path
-        if self._tcp:
-            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            tcp.bind(("127.0.0.1", 0))
-            socks.append(tcp)
-            self.url = f"http://127.0.0.1:{tcp.getsockname()[1]}/v1"
-        for s in socks:
-            s.listen(128)
-        return socks
-
     def start(self) -> Gateway:
         if self._thread is not None:
             return self
-        socks = self._listeners()
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="on",
-            timeout_graceful_shutdown=5,
-        )
-        self._server = uvicorn.Server(config)
+        if self._socket_root is None:
+            self._socket_root = Path(tempfile.mkdtemp(prefix="cwmb-gw-"))
+        self._socket_root.mkdir(parents=True, exist_ok=True)
+        # Traversable, not listable: a job reaches its own folder by name and cannot list others.
+        os.chmod(self._socket_root, 0o711)
+        self._max_live_jobs = self.limits.live_jobs(open_file_limit())
+        loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": socks}, name="cwmb-llm-gateway", daemon=True
+            target=loop.run_forever, name="cwmb-llm-gateway", daemon=True
         )
         self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise CwmbError("the LLM gateway failed to start")
-            time.sleep(0.002)
+        self._loop = loop
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-        self._server, self._thread = None, None
-        if self.socket_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.socket_path.unlink()
-        if self._own_socket_dir and self._socket_dir is not None:
-            shutil.rmtree(self._socket_dir, ignore_errors=True)
-            self._socket_dir = None
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        with self._jobs_lock:
+            live = [job for job in self._jobs.values() if not job.ended]
+        for job in live:  # all at once: each takes a tick of its server to notice
+            if job.server is not None:
+                job.server.ask_to_close()
+        for job in live:
+            self.end_job(job.job_id)
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self.backend.aclose(), loop).result(timeout=15)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=15)
+        loop.close()
+        self._loop, self._thread = None, None
+        if self._own_socket_root and self._socket_root is not None:
+            shutil.rmtree(self._socket_root, ignore_errors=True)
+            self._socket_root = None
 
     def __enter__(self) -> Gateway:
         return self.start()

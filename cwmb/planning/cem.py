@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cwmb.planning.base import Model
 from cwmb.planning.forkpool import ForkEvaluator
 from cwmb.planning.presets import CEMConfig
-from cwmb.registry import EnvSpec
+
+if TYPE_CHECKING:  # not at run time: the planner also runs in a program's sandbox
+    from cwmb.registry import EnvSpec
 
 PROCESSES_VARIABLE = "CWMB_PLANNER_PROCESSES"
 

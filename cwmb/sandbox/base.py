@@ -79,5 +79,11 @@ class Executor(Protocol):
         """One line saying how strong the isolation is."""
 
     def open(
-        self, source: str, formats: ProgramFormats, limits: Limits | None = None
-    ) -> Session: ...
+        self,
+        source: str,
+        formats: ProgramFormats,
+        limits: Limits | None = None,
+        profile: str = "program",
+    ) -> Session:
+        """`profile` (see program_view.py) is the host's choice from what it runs: "program"
+        for anything untrusted, "reference" only for the project's own reference programs."""

@@ -5,7 +5,8 @@ Three steps, called by the fork server (`zygote.py`):
   user namespace when we are not root. The next fork becomes PID 1 of the new PID namespace, so
   killing that one process takes every process the program started with it (daemons included).
 - `confine_view` (in that PID 1): a private filesystem view built from read-only bind mounts of
-  what Python needs (no home, no trajectories/, no reference programs, fresh /tmp and /proc).
+  what the sandbox's profile allows (see `program_view.py`; never a home, trajectories/ or the
+  reference programs; a fresh /tmp and /proc).
 - `confine_process` (once the sandbox is handed a session): rlimits, an unprivileged uid (a
   fresh one per sandbox when we are root), no capabilities, no-new-privileges.
 
@@ -21,7 +22,7 @@ import os
 import platform
 import resource
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,29 +181,42 @@ def _pivot_root(new_root: str) -> None:
     os.rmdir("/.old")
 
 
-def build_view(
-    new_root: str,
-    visible: Iterable[str],
-    links: Iterable[str],
-    hidden: Iterable[str],
-    tmp_mb: int,
-    uid: int,
-) -> None:
-    """Make `new_root` the root: read-only `visible` trees, `hidden` files blanked, an empty /tmp
-    of `tmp_mb` MB, a minimal /dev and this PID namespace's /proc. Nothing else exists."""
+@dataclass(frozen=True)
+class View:
+    """A sandbox's filesystem: read-only `trees` at their own paths, top-level symlinks (such as
+    /bin -> usr/bin), folders inside those trees covered by an empty read-only mount (`masks`),
+    then read-only `overlays` (source, target) mounted on top, and `hidden` files blanked."""
+
+    trees: tuple[str, ...]
+    links: tuple[str, ...] = ()
+    masks: tuple[str, ...] = ()
+    overlays: tuple[tuple[str, str], ...] = ()
+    hidden: tuple[str, ...] = ()
+
+
+def build_view(new_root: str, view: View, tmp_mb: int, uid: int) -> None:
+    """Make `new_root` the root holding `view`, an empty /tmp of `tmp_mb` MB, a minimal /dev and
+    this PID namespace's /proc. Nothing else exists."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("cwmb-root", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    for path in visible:
-        _bind(path, new_root + path)
-    for path in links:  # top-level symlinks such as /bin -> usr/bin
-        os.symlink(os.readlink(path), new_root + path)
-    for path in hidden:
-        # An empty read-only file over it: the answer key of a benchmark is not for programs.
-        _bind("/dev/null", new_root + path, read_only=False)
+    # /tmp first: a checkout that lives under /tmp is then mounted inside it, not hidden by it.
     tmp = new_root + "/tmp"
     os.makedirs(tmp, exist_ok=True)
     owner = f",uid={uid},gid={uid}" if uid else ""
     _mount("cwmb-tmp", tmp, "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_mb}m,mode=1777{owner}")
+    for path in view.trees:
+        _bind(path, new_root + path)
+    for path in view.links:
+        os.symlink(os.readlink(path), new_root + path)
+    for path in view.masks:
+        _mount("cwmb-empty", new_root + path, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    for source, target in view.overlays:
+        _bind(source, new_root + target)
+    for path in view.masks:  # read-only once the overlays inside them have their mount points
+        _mount(None, new_root + path, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for path in view.hidden:
+        # An empty read-only file over it: the answer key of a benchmark is not for programs.
+        _bind("/dev/null", new_root + path, read_only=False)
     dev = new_root + "/dev"
     os.makedirs(dev)
     _mount("cwmb-dev", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=1m,mode=0755")
@@ -266,18 +280,12 @@ def drop_identity(uid: int | None, applied: Applied) -> None:
 
 
 def confine_view(
-    applied: Applied,
-    new_root: str | None,
-    visible: Iterable[str],
-    links: Iterable[str],
-    hidden: Iterable[str],
-    tmp_mb: int,
-    uid: int | None,
+    applied: Applied, new_root: str | None, view: View, tmp_mb: int, uid: int | None
 ) -> None:
     """First half, in the new PID namespace: the filesystem view and the host name."""
     if "mounts" in applied.features and new_root is not None:
         try:
-            build_view(new_root, visible, links, hidden, tmp_mb, uid or 0)
+            build_view(new_root, view, tmp_mb, uid or 0)
             applied.features.add("filesystem")
         except OSError as exc:
             applied.problems.append(f"filesystem view: {exc}")

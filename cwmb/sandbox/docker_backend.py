@@ -1,9 +1,11 @@
 """The `docker` backend: each session is a container from the project image running the worker.
 
 The container talks to the host over `docker run -i` stdin/stdout (the same protocol as every
-backend; the program travels in the load request, nothing is mounted but blanks over the shipped
-reference programs and descriptions). It has no network, a read-only root with a small /tmp, memory, process and
-CPU limits, no capabilities, no-new-privileges, and runs as the image's unprivileged user. It is
+backend; the program travels in the load request). A program's container has every package folder
+of the image covered by an empty read-only mount and runs the base interpreter on the standard
+library plus the image's program library (numpy and the worker: see `program_view.py`); a trusted
+reference's container sees the whole image, the shipped references, masks and descriptions
+blanked. It has no network, a read-only root with a small /tmp, memory, process and CPU limits, no capabilities, no-new-privileges, and runs as the image's unprivileged user. It is
 started with `--rm` and killed at close, so no container outlives its session."""
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import uuid
+from typing import Any
 
-from cwmb.sandbox.base import HIDDEN_ENV_FILES, Limits, ProgramFormats, SandboxError
+from cwmb.sandbox.base import Limits, ProgramFormats, SandboxError
 from cwmb.sandbox.process import clean_environment
+from cwmb.sandbox.program_view import check_profile
 from cwmb.sandbox.session import GRACE_SECONDS, PopenWorker, WorkerSession
 
 DEFAULT_IMAGE = "cwmb:latest"
 SANDBOX_USER = "10001:10001"  # the image's unprivileged user (see Dockerfile)
 LABEL = "cwmb.sandbox"  # every sandbox container carries it, so leftovers are easy to find
 NAME_PREFIX = "cwmb-sandbox-"
+WORKER = "cwmb.sandbox.worker"
 # Variables the docker client itself may need; nothing else from the host reaches it.
 CLIENT_VARIABLES = (
     "PATH",
@@ -90,32 +96,44 @@ def docker_problem(image: str | None = None) -> str | None:
 
 
 @functools.lru_cache(maxsize=8)
+def image_layout(image_id: str) -> dict[str, Any]:
+    """Where the image keeps its interpreter, the program library, its package folders and its
+    reference programs (see `program_view.image_layout`), asked once per image."""
+    command = ["run", "--rm", "--network", "none", "--label", LABEL, "--entrypoint", "python"]
+    command += [image_id, "-I", "-m", "cwmb.sandbox.program_view", "--layout"]
+    result = _run(command, timeout=120)
+    if result.returncode != 0:
+        raise SandboxError(
+            f"cannot inspect the image {image_id[:19]} (a stale one? rebuild it with `make image`): "
+            f"{result.stderr.strip()[-500:]}"
+        )
+    layout: dict[str, Any] = json.loads(result.stdout)
+    if not layout.get("library"):
+        raise SandboxError(
+            "the image has no program library (a stale image: rebuild it with `make image`)"
+        )
+    return layout
+
+
 def hidden_files(image_id: str) -> tuple[str, ...]:
     """Paths inside the image of the environment files no sandbox may read (`HIDDEN_ENV_FILES`)."""
-    script = (
-        "import cwmb.envs, pathlib, json; d = pathlib.Path(cwmb.envs.__file__).parent; "
-        f"print(json.dumps(sorted(str(p) for g in {HIDDEN_ENV_FILES!r} for p in d.glob(g))))"
+    return tuple(image_layout(image_id)["hidden"])
+
+
+def profile_arguments(layout: dict[str, Any], profile: str, memory_mb: int) -> list[str]:
+    """The mounts, entrypoint and command of a sandbox container in `profile`: a program gets
+    every package folder covered by an empty read-only mount and runs the base interpreter on
+    the standard library and the program library only; a reference gets the whole image, its
+    fellow references blanked."""
+    memory = ["--memory-mb", str(memory_mb)]
+    if check_profile(profile) == "reference":
+        args = [arg for path in layout["hidden"] for arg in ("--volume", f"/dev/null:{path}:ro")]
+        return [*args, "--entrypoint", "python", "{image}", "-I", "-m", WORKER, *memory]
+    args = [arg for path in layout["masked"] for arg in ("--tmpfs", f"{path}:ro,size=4k")]
+    start = (
+        f"import sys; sys.path.insert(0, {layout['library']!r}); import {WORKER}; {WORKER}.main()"
     )
-    result = _run(
-        [
-            "run",
-            "--rm",
-            "--network",
-            "none",
-            "--label",
-            LABEL,
-            "--entrypoint",
-            "python",
-            image_id,
-            "-I",
-            "-c",
-            script,
-        ],
-        timeout=120,
-    )
-    if result.returncode != 0:
-        raise SandboxError(f"cannot inspect the image: {result.stderr.strip()[-500:]}")
-    return tuple(json.loads(result.stdout))
+    return [*args, "--entrypoint", layout["python"], "{image}", "-I", "-S", "-c", start, *memory]
 
 
 def leftover_containers() -> list[str]:
@@ -139,7 +157,7 @@ class DockerExecutor:
         self.image = image or image_name()
         self._image_id: str | None = None
         self.prewarm = prewarm
-        self._spare: tuple[Limits, DockerWorker] | None = None
+        self._spare: tuple[tuple[Limits, str], DockerWorker] | None = None
         self._lock = threading.Lock()
         self.started: list[str] = []  # names of the containers this executor started
         if prewarm:
@@ -156,7 +174,7 @@ class DockerExecutor:
             self._image_id = found
         return self._image_id
 
-    def command(self, name: str, limits: Limits) -> list[str]:
+    def command(self, name: str, limits: Limits, profile: str = "program") -> list[str]:
         docker = _docker()
         assert docker is not None
         mb = 1024 * 1024
@@ -181,33 +199,31 @@ class DockerExecutor:
         for key, value in clean_environment().items():
             if key != "PATH":
                 args += ["--env", f"{key}={value}"]
-        for path in hidden_files(self.image_id):
-            args += ["--volume", f"/dev/null:{path}:ro"]
-        worker = ["-I", "-m", "cwmb.sandbox.worker", "--memory-mb", str(limits.memory_mb)]
-        return [*args, "--entrypoint", "python", self.image_id, *worker]
+        rest = profile_arguments(image_layout(self.image_id), profile, limits.memory_mb)
+        return args + [self.image_id if arg == "{image}" else arg for arg in rest]
 
-    def _start(self, limits: Limits) -> DockerWorker:
+    def _start(self, limits: Limits, profile: str) -> DockerWorker:
         name = NAME_PREFIX + uuid.uuid4().hex[:12]
         self.started.append(name)
-        return DockerWorker(self.command(name, limits), name)
+        return DockerWorker(self.command(name, limits, profile), name)
 
-    def _take_spare(self, limits: Limits) -> DockerWorker | None:
+    def _take_spare(self, limits: Limits, profile: str) -> DockerWorker | None:
         with self._lock:
             spare, self._spare = self._spare, None
         if spare is None:
             return None
-        spare_limits, worker = spare
-        if spare_limits == limits and worker.proc.poll() is None:
+        spare_kind, worker = spare
+        if spare_kind == (limits, profile) and worker.proc.poll() is None:
             return worker
         worker.close_pipes()
         worker.terminate(graceful=False)
         return None
 
-    def _refill(self, limits: Limits) -> None:
+    def _refill(self, limits: Limits, profile: str) -> None:
         def start() -> None:
-            worker = self._start(limits)
+            worker = self._start(limits, profile)
             with self._lock:
-                old, self._spare = self._spare, (limits, worker)
+                old, self._spare = self._spare, ((limits, profile), worker)
             if old is not None:
                 old[1].close_pipes()
                 old[1].terminate(graceful=False)
@@ -215,14 +231,18 @@ class DockerExecutor:
         threading.Thread(target=start, daemon=True).start()
 
     def open(
-        self, source: str, formats: ProgramFormats, limits: Limits | None = None
+        self,
+        source: str,
+        formats: ProgramFormats,
+        limits: Limits | None = None,
+        profile: str = "program",
     ) -> WorkerSession:
         limits = limits or Limits()
-        worker = self._take_spare(limits) if self.prewarm else None
+        worker = self._take_spare(limits, profile) if self.prewarm else None
         if worker is None:
-            worker = self._start(limits)
+            worker = self._start(limits, profile)
         if self.prewarm:
-            self._refill(limits)
+            self._refill(limits, profile)
         return WorkerSession(worker, source, formats, limits)
 
     def shutdown(self) -> None:
@@ -262,7 +282,13 @@ class DockerWorker(PopenWorker):
         return -(code - 128) if 128 < code <= 128 + 64 else code
 
 
-def _remove(name: str) -> None:
-    """Kill and remove a sandbox container (it may already be gone)."""
+def _remove(name: str, wait_s: float = 30.0) -> None:
+    """Kill and remove a sandbox container (it may already be gone), and wait until it is: when
+    the engine is already removing it (`--rm`), `docker rm` returns before the removal ends."""
     with contextlib.suppress(SandboxError, OSError, subprocess.TimeoutExpired):
         _run(["rm", "--force", name], timeout=60)
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if _run(["container", "inspect", "--format", "{{.Id}}", name]).returncode != 0:
+                return
+            time.sleep(0.1)

@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from cwmb.sandbox.base import Limits, ProgramFormats, SandboxError
+from cwmb.sandbox.program_view import check_profile
 from cwmb.sandbox.session import WorkerSession, make_pipes
 
 START_TIMEOUT = 60.0  # the fork server imports numpy once; slow machines under load need a while
@@ -156,11 +157,12 @@ atexit.register(_SERVER.shutdown)
 class ForkedWorker:
     """A sandbox forked by the fork server (implements session.WorkerProcess)."""
 
-    def __init__(self, server: ForkServer, limits: Limits):
+    def __init__(self, server: ForkServer, limits: Limits, profile: str = "program"):
         self.server = server
         (self.stdin, self.stdout, self.stderr), child = make_pipes()
+        request = {"op": "spawn", "limits": limits.os_limits(), "profile": profile}
         try:
-            reply = server.call({"op": "spawn", "limits": limits.os_limits()}, list(child))
+            reply = server.call(request, list(child))
         except BaseException:
             for fd in (self.stdin, self.stdout, self.stderr):
                 os.close(fd)
@@ -217,10 +219,15 @@ class ProcessExecutor:
         return set(FEATURE_WORDS) <= set(self.isolation.get("features") or [])
 
     def open(
-        self, source: str, formats: ProgramFormats, limits: Limits | None = None
+        self,
+        source: str,
+        formats: ProgramFormats,
+        limits: Limits | None = None,
+        profile: str = "program",
     ) -> WorkerSession:
         limits = limits or Limits()
-        return WorkerSession(ForkedWorker(self.server, limits), source, formats, limits, hello=True)
+        worker = ForkedWorker(self.server, limits, check_profile(profile))
+        return WorkerSession(worker, source, formats, limits, hello=True)
 
 
 def shutdown() -> None:

@@ -20,6 +20,7 @@ from cwmb.formats import to_runtime
 from cwmb.sandbox.protocol import PROTOCOL_VERSION, decode, encode, pack_predictions
 
 _MAX_TRACEBACK = 4000
+ONLY_STDLIB_AND_NUMPY = "only the standard library and numpy are available to a world model"
 
 
 def _channel() -> tuple[Any, Any]:
@@ -61,6 +62,21 @@ def _short_traceback() -> str:
     return text[-_MAX_TRACEBACK:]
 
 
+def _forbidden_import(exc: BaseException) -> str | None:
+    """The contract's message when `exc` is a failed import of something a world model may not
+    have (the sandbox's filesystem holds none of it: this only names the failure clearly)."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    top = exc.name.partition(".")[0]
+    if top in sys.stdlib_module_names or top == "numpy":
+        return None  # a missing part of what is allowed: the real error says more
+    return f"{ONLY_STDLIB_AND_NUMPY} (the program imports {exc.name!r})"
+
+
+def _program_error(exc: BaseException) -> str:
+    return _forbidden_import(exc) or _short_traceback()
+
+
 class Worker:
     def __init__(self) -> None:
         self.env: Any = None
@@ -86,8 +102,8 @@ class Worker:
             if cls is None:
                 return {"ok": False, "error": "the program defines no class `Environment`"}
             self.env = cls()
-        except BaseException:  # noqa: BLE001 - SystemExit from a program is an error too
-            return {"ok": False, "error": _short_traceback()}
+        except BaseException as exc:  # noqa: BLE001 - SystemExit from a program is an error too
+            return {"ok": False, "error": _program_error(exc)}
         return {"ok": True}
 
     def predict(self, state: Any, action: Any) -> dict[str, Any]:
@@ -101,8 +117,8 @@ class Worker:
                 "done": bool(done) if isinstance(done, bool | np.bool_) else _plain(done),
                 "error": None,
             }
-        except BaseException:  # noqa: BLE001
-            return {"next_state": None, "reward": None, "done": None, "error": _short_traceback()}
+        except BaseException as exc:  # noqa: BLE001
+            return {"next_state": None, "reward": None, "done": None, "error": _program_error(exc)}
 
     def step_batch(self, states: list[Any], actions: list[Any]) -> dict[str, Any]:
         return {

@@ -14,7 +14,9 @@ costs a message, not two forks. The first child exits at once, so the sandbox is
 this server (a child subreaper), which keeps it unreaped until the host asks to kill it: a
 sandbox's PID can never be reused under the host.
 
-Requests: {"op": "spawn", "limits": {...}} + 3 fds -> {"ok", "pid"};
+Requests: {"op": "spawn", "limits": {...}, "profile": "program" | "reference"} + 3 fds ->
+{"ok", "pid"} (a profile is a filesystem view, see `program_view.py`; spares are prepared in the
+profile last asked for);
 {"op": "kill", "pid"} -> {"ok", "status"} (kills the whole sandbox, reaps it, removes its files);
 {"op": "status"} -> {"ok", "spare", "sandboxes"}.
 The first message the server sends is {"ready": true, "isolation": <what a probe sandbox got>,
@@ -39,8 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cwmb.sandbox import confine
-from cwmb.sandbox.base import HIDDEN_ENV_FILES
+from cwmb.sandbox import confine, program_view
 
 MAX_MESSAGE = 1 << 16
 PRELOADED = (
@@ -76,43 +77,50 @@ def preload() -> None:
             __import__(name)
 
 
-def visible_paths() -> tuple[list[str], list[str]]:
-    """(trees the sandbox sees read-only, top-level symlinks to recreate): the system libraries,
-    the Python installation, its site-packages and the cwmb package itself. Not the project
-    folder (trajectories/, results/), not any home directory."""
-    import cwmb
+SYSTEM_TREES = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
-    package = str(Path(cwmb.__file__).resolve().parent)
-    wanted = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"]
-    wanted += [sys.base_prefix, sys.prefix, package]
-    for entry in sys.path:
-        if entry and os.path.isdir(entry) and not os.path.isdir(os.path.join(entry, "cwmb")):
-            wanted.append(entry)
+
+def _trees(paths: list[str]) -> tuple[list[str], list[str]]:
+    """(outermost trees, top-level symlinks to recreate, such as /bin -> usr/bin) of the
+    existing `paths`."""
     trees: list[str] = []
     links: list[str] = []
-    for path in wanted:
-        path = os.path.abspath(path)
+    for path in map(os.path.abspath, paths):
         if not os.path.exists(path):
             continue
         if os.path.islink(path) and os.path.dirname(path) == "/":
             links.append(path)
-        elif path not in trees:
+        else:
             trees.append(path)
-    # Drop trees inside another visible tree: one bind mount covers them.
-    trees.sort()
-    kept: list[str] = []
-    for path in trees:
-        if not any(path.startswith(parent.rstrip("/") + "/") for parent in kept):
-            kept.append(path)
-    return kept, links
+    return program_view.outermost(trees), links
 
 
-def hidden_files() -> list[str]:
-    """The files of the environment packages that programs may not read (`HIDDEN_ENV_FILES`)."""
-    import cwmb.envs
+def reference_view() -> confine.View:
+    """Trusted reference programs: the system libraries, the Python installation, its
+    site-packages and the cwmb package itself. Not the project folder (trajectories/,
+    results/), not any home directory; the references, masks and descriptions blanked."""
+    package = str(program_view.package_dir())
+    wanted = [*SYSTEM_TREES, sys.base_prefix, sys.prefix, package]
+    for entry in sys.path:
+        if entry and os.path.isdir(entry) and not os.path.isdir(os.path.join(entry, "cwmb")):
+            wanted.append(entry)
+    trees, links = _trees(wanted)
+    return confine.View(tuple(trees), tuple(links), hidden=tuple(program_view.hidden_env_files()))
 
-    envs = Path(cwmb.envs.__file__).resolve().parent
-    return sorted(str(p) for pattern in HIDDEN_ENV_FILES for p in envs.glob(pattern))
+
+def program_view_of(library: str) -> confine.View:
+    """Untrusted programs: the system libraries and the standard library, every package folder
+    covered by an empty mount, then numpy and the copy of the worker's modules in `library`
+    mounted where this process imported them from."""
+    trees, links = _trees([*SYSTEM_TREES, sys.base_prefix])
+    masks = [
+        path
+        for path in program_view.package_folders()
+        if any(program_view.inside(path, tree) for tree in trees)
+    ]
+    overlays = [(tree, tree) for tree in program_view.numpy_trees()]
+    overlays.append((os.path.join(library, "cwmb"), str(program_view.package_dir())))
+    return confine.View(tuple(trees), tuple(links), tuple(masks), tuple(overlays))
 
 
 @dataclass
@@ -124,12 +132,14 @@ class Pending:
     uid: int | None
     workdir: str
     control: socket.socket
+    profile: str
 
 
 @dataclass
 class Sandbox:
     uid: int | None
     workdir: str
+    profile: str
     pid_namespace: bool  # killing its PID 1 kills everything it started
     control: socket.socket | None  # until assigned: where its limits and pipes are sent
     status: int | None = None  # raw wait status once reaped
@@ -143,11 +153,14 @@ class Zygote:
         os.chmod(self.base, 0o711)
         self.new_root = os.path.join(self.base, "root")
         os.mkdir(self.new_root)
-        self.visible, self.links = visible_paths()
-        self.hidden = hidden_files()
+        # The program profile's own copy of the worker's modules (see program_view.py).
+        library = os.path.join(self.base, "library")
+        program_view.assemble_package(library)
+        self.views = {"program": program_view_of(library), "reference": reference_view()}
         self.root = os.geteuid() == 0
         self.sandboxes: dict[int, Sandbox] = {}
         self.spare: int | None = None  # a prepared sandbox waiting for the next spawn
+        self.spare_profile = "program"  # the profile spares are prepared in (the last asked)
         self.pending: Pending | None = None  # the next spare, while it is being prepared
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_w, False)
@@ -164,12 +177,12 @@ class Zygote:
             if uid not in used:
                 return uid
 
-    def _prepare(self) -> int | None:
+    def _prepare(self, profile: str) -> int | None:
         """Start a sandbox up to the point where only its limits and pipes are missing: the
         slow part (two forks, namespaces, the filesystem view) happens before any request."""
-        return self._finish(self._start())
+        return self._finish(self._start(profile))
 
-    def _start(self) -> Pending:
+    def _start(self, profile: str) -> Pending:
         uid = self._new_uid()
         workdir = tempfile.mkdtemp(prefix="work-", dir=self.base)
         if uid is not None:
@@ -180,12 +193,12 @@ class Zygote:
         if first == 0:
             try:
                 os.close(report_r)
-                self._first_child(report_w, control_child.fileno(), uid, workdir)
+                self._first_child(report_w, control_child.fileno(), uid, workdir, profile)
             finally:
                 os._exit(127)
         os.close(report_w)
         control_child.close()
-        return Pending(first, report_r, uid, workdir, control)
+        return Pending(first, report_r, uid, workdir, control, profile)
 
     def _finish(self, pending: Pending) -> int | None:
         """Wait for a started sandbox's first child to report the sandbox's PID."""
@@ -198,7 +211,9 @@ class Zygote:
             shutil.rmtree(pending.workdir, ignore_errors=True)
             return None
         contained = bool(report.get("pid_namespace"))
-        self.sandboxes[pid] = Sandbox(pending.uid, pending.workdir, contained, pending.control)
+        self.sandboxes[pid] = Sandbox(
+            pending.uid, pending.workdir, pending.profile, contained, pending.control
+        )
         return pid
 
     def _take_spare_ready(self) -> None:
@@ -227,12 +242,16 @@ class Zygote:
             control.close()
         return True
 
-    def spawn(self, limits: dict[str, int], fds: list[int]) -> dict[str, Any]:
+    def spawn(self, limits: dict[str, int], fds: list[int], profile: str) -> dict[str, Any]:
         try:
             pid = self._take_spare()
+            if pid is not None and self.sandboxes[pid].profile != profile:
+                self.kill(pid)  # prepared for the other profile: never handed over
+                pid = None
+            self.spare_profile = profile
             for _ in range(2):  # a spare that died meanwhile is replaced once
                 if pid is None:
-                    pid = self._prepare()
+                    pid = self._prepare(profile)
                 if pid is None:
                     return {"ok": False, "error": "the sandbox did not start"}
                 if self._assign(pid, {"limits": limits}, fds):
@@ -263,7 +282,9 @@ class Zygote:
         except (ValueError, IndexError):
             return {"error": f"the sandbox did not start: {data[-500:]!r}"}
 
-    def _first_child(self, report: int, control: int, uid: int | None, workdir: str) -> None:
+    def _first_child(
+        self, report: int, control: int, uid: int | None, workdir: str, profile: str
+    ) -> None:
         """In the first child: own session, namespaces, then fork the sandbox and report it."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -287,7 +308,7 @@ class Zygote:
         if sandbox == 0:
             os.close(report)
             try:
-                self._sandbox(applied, control, uid, workdir)
+                self._sandbox(applied, control, uid, workdir, self.views[profile])
             finally:
                 os._exit(1)
         contained = "pid" in applied.features
@@ -296,14 +317,17 @@ class Zygote:
         os._exit(0)
 
     def _sandbox(
-        self, applied: confine.Applied, control: int, uid: int | None, workdir: str
+        self,
+        applied: confine.Applied,
+        control: int,
+        uid: int | None,
+        workdir: str,
+        view: confine.View,
     ) -> None:
         """PID 1 of the sandbox: prepare the view, wait for an assignment, confine the process,
         greet the host, then serve as the worker."""
         new_root = self.new_root if "mounts" in applied.features else None
-        confine.confine_view(
-            applied, new_root, self.visible, self.links, self.hidden, DEFAULT_TMP_MB, uid
-        )
+        confine.confine_view(applied, new_root, view, DEFAULT_TMP_MB, uid)
         if "filesystem" not in applied.features:
             os.chdir(workdir)
         channel = socket.socket(fileno=control)
@@ -423,7 +447,7 @@ class Zygote:
     def serve(self) -> None:
         os.set_blocking(self.wakeup_r, False)
         probe = self._probe()
-        self.pending = self._start()
+        self.pending = self._start(self.spare_profile)
         self.send({"ready": True, "isolation": probe, "base": self.base})
         try:
             while True:
@@ -443,7 +467,7 @@ class Zygote:
                 self.send(self.handle(json.loads(message), fds))
                 if self.spare is None and self.pending is None:
                     # Prepared while the host works with the sandbox it just got.
-                    self.pending = self._start()
+                    self.pending = self._start(self.spare_profile)
         finally:
             if self.pending is not None:
                 self._take_spare_ready()
@@ -456,7 +480,8 @@ class Zygote:
             if request.get("op") == "spawn":
                 if len(fds) != 3:
                     return {"ok": False, "error": "spawn needs 3 file descriptors"}
-                return self.spawn(request["limits"], fds)
+                profile = program_view.check_profile(request.get("profile", "program"))
+                return self.spawn(request["limits"], fds, profile)
             for fd in fds:
                 os.close(fd)
             if request.get("op") == "kill":
@@ -481,7 +506,7 @@ class Zygote:
             "cpu_seconds": 10,
             "tmp_mb": DEFAULT_TMP_MB,
         }
-        pid = self._prepare()
+        pid = self._prepare("program")
         if pid is None:
             return {"features": [], "problems": ["the probe sandbox did not start"]}
         control = self.sandboxes[pid].control

@@ -1,27 +1,59 @@
-"""The GIF-MCTS search (Dainese et al., NeurIPS 2024), rule by rule.
+"""The GIF-MCTS search (Dainese et al., NeurIPS 2024), rule by rule, as the authors' code runs it
+(src/mcts/gif_mcts/ in their repository; where the paper's text differs, the code wins).
 
 One iteration = one selection from the root, one expansion (exactly one LLM call), one evaluation
-of the new program on the train split, and one backpropagation. The search stops when the budget
-of LLM calls is spent or as soon as a program is right on every train transition.
+of the new program on the train split, one value-model update and one backpropagation. The search
+stops when the budget of LLM calls is spent or as soon as a program is right on every train
+transition.
 
 Rules:
-- Nodes are programs. A generate child asks the LLM to continue its parent's partial program and
-  keeps the parent's lines plus the next L (=2) non-blank lines; the completed program is its
-  rollout, whose train accuracy is the node's value. Fewer than L new lines make the node terminal
-  (its program is complete: no more generate below it). Improve and fix children hold the
-  corrected program, cut the same way (parent's line count + L).
-- The root allows only generate. A healthy node allows generate and improve (a terminal one only
-  improve). Expanding an action adds a new untried action of the same type to the parent.
-- A program that raises is buggy; its only action is one fix. Its temporary value is
-  0.99 * fixes_left / f with f=3 (0.99, 0.66, 0.33, 0 after 0..3 failed fixes), shared by its
-  whole fix chain and never backpropagated (ancestors only count the visit). After f failed fixes
-  the chain is closed (value 0, no actions). When a fix succeeds, the chain takes the fixed
-  program's value.
+- Nodes are programs. A generate child asks the LLM to continue its parent's partial program; the
+  completed program is its rollout, whose credit (train accuracy, 0 if it raised) is what it is
+  worth. Improve and fix children hold the corrected program. Every child's partial program is
+  cut from its rollout by the authors' line count (`cwmb.program_parser.grow`): the parent's
+  line count plus L (=2), blank lines included, the root counting as 2 lines - so 4 lines at
+  depth 1, then 3 more per level. Fewer than L new lines make the node terminal.
+- The root allows only generate. A healthy non-terminal node allows generate and improve.
+  A terminal node has no actions: its own value is 0 and its credit is a reward that its parent
+  receives on backpropagation. Expanding an action adds a new untried action of the same type to
+  the parent.
+- A program that raises is buggy; its only action is one fix (none if it is terminal). Its
+  temporary value is 0.99 * fixes_left / f with f=3 (0.99, 0.66, 0.33, 0 after 0..3 failed
+  fixes), shared by its whole fix chain and never backpropagated (ancestors only count the
+  visit). After f failed fixes the chain is closed (value 0, no actions). When a fix succeeds,
+  the chain takes the fixed program's value.
 - Selection maximizes v + C * sqrt(ln N / (n_a + eps)), C=0.1, eps=1; N is the parent's visits
   (the root starts with one), n_a the child's visits, or for an untried action the number of the
   parent's expanded children of its type, whose v comes from the per-type value model
   (values.py), clipped to [0, 1]. Ties are broken with the task's seeded RNG.
-- Discount 1: every node on the path receives the new node's value.
+- The value model of the expanded type learns after the expansion: v_G is its running mean so
+  far, v_L the mean value of the parent's expanded children of that type with the new child
+  already among them (value 0, as it is not yet backpropagated); the target is the new credit.
+- Discount 1: every node on the path receives the new node's value (a terminal node's reward).
+- The best program is the rollout with the highest credit; at equal credit the first stays.
+- Ablations (Table 6; options in __init__.py): without generate, the root's first generate is
+  the only one (no new generate replaces it) and other nodes start with improve only; without
+  improve, nodes start with generate only; with f=0 a buggy node has no action and value 0.
+- Candidates are formatted with autopep8 before they are scored, and the formatted text is the
+  rollout (see `cwmb.runner`); partial programs are cut from the unformatted answer, as theirs.
+
+Where this follows the authors' code rather than the paper's text (which is silent or simpler):
+- L lines are counted with blank lines and the node code's leading newline, so a node grows by
+  L + 1 lines past depth 1, not by L code lines;
+- a terminal node's credit is a reward on the edge to it (its own value stays 0);
+- the value model is fitted after each expansion with v_L including the new child at value 0,
+  not from the v_L seen when the action was chosen;
+- a program that raised is worth 0 as a whole, also as a candidate for the best program;
+- candidates are formatted with autopep8 before scoring (the paper does not mention it).
+
+Differences from the authors' code, kept on purpose:
+- A terminal node (or a node whose subtree has no action left) is never selected again. Their
+  selection can stop at an already expanded terminal child and then re-runs that action from the
+  parent, overwriting the node; here the parent's untried action of that type plays that part.
+- Ties are broken with the job's seeded generator instead of numpy's global one.
+- A tree with no action left (possible only with allow_generate=false) ends the search early,
+  with the budget unspent; their selection would descend into a node with no children and fail
+  on the maximum of its empty list of scores.
 The trace gets one "node" record per expansion and a final "tree" record."""
 
 from __future__ import annotations
@@ -34,7 +66,7 @@ from typing import Any
 
 from cwmb import prompts
 from cwmb.llm.errors import BudgetExhausted
-from cwmb.program_parser import continue_partial, count_lines, extract_program, grow
+from cwmb.program_parser import ROOT_PARTIAL, continue_partial, extract_program, grow
 from cwmb.runner import Task, fix_request, program_id
 from runners.gif_mcts.tree import FIX, GENERATE, IMPROVE, ROOT, Node
 from runners.gif_mcts.values import ValueModel
@@ -53,6 +85,8 @@ class Config:
     )
     prior_count: int = 2
     weight_init: float = 0.5
+    allow_generate: bool = True  # False: the root's first generate is the only one
+    allow_improve: bool = True
 
 
 @dataclass
@@ -87,7 +121,9 @@ class GifMcts:
             kind: ValueModel(c.priors[kind], c.prior_count, c.weight_init, c.weight_init)
             for kind in (GENERATE, IMPROVE, FIX)
         }
-        self.root = Node(id=0, parent=None, action=ROOT, visits=1, untried=[GENERATE])
+        self.root = Node(
+            id=0, parent=None, action=ROOT, program=ROOT_PARTIAL, visits=1, untried=[GENERATE]
+        )
         self.nodes: list[Node] = [self.root]
         self.best: Node | None = None
         self.solved = False
@@ -96,6 +132,9 @@ class GifMcts:
     def run(self) -> str:
         try:
             while self.task.llm.left > 0 and not self.solved:
+                if self.root.exhausted():
+                    self.task.log("GIF-MCTS: no action is left in the tree; stopping")
+                    break
                 self.iterate()
         except BudgetExhausted:
             self.task.log("GIF-MCTS: the gateway reports the budget spent; stopping")
@@ -108,15 +147,18 @@ class GifMcts:
     def iterate(self) -> Node:
         path, chosen, scores = self.select()
         parent = path[-1]
-        v_global = chosen.v_global if chosen.v_global is not None else 0.0
         child = self.expand(parent, chosen.action)
+        # After the expansion, as the authors do: the new child (value 0 until backpropagated)
+        # already counts in v_L.
         model = self.models[chosen.action]
-        predicted = model.update(v_global, chosen.v_local, child.accuracy)
+        v_global = model.global_value()
+        v_local = self.local_value(parent, chosen.action)
+        predicted = model.update(v_global, v_local, child.accuracy)
         model.observe(child.accuracy)
         self.backpropagate(path, child)
         if chosen.action == FIX:
             self.update_fix_chain(parent, child)
-        if self.best is None or _better(child, self.best):
+        if self.best is None or child.accuracy > self.best.accuracy:
             self.best = child
         self.solved = bool(child.evaluation and child.evaluation.solved)
         self.task.trace.write(
@@ -127,7 +169,7 @@ class GifMcts:
             value_model={
                 "action": chosen.action,
                 "v_global": v_global,
-                "v_local": chosen.v_local,
+                "v_local": v_local,
                 "predicted": predicted,
                 "target": child.accuracy,
                 **model.state(),
@@ -205,19 +247,21 @@ class GifMcts:
         answer = self.task.llm.complete(self.request(parent, action), purpose=action)
         code = extract_program(answer)
         full = continue_partial(parent.program, code) if action == GENERATE else code
-        state, added = grow(full, count_lines(parent.program), c.lines_per_node)
+        state, added = grow(full, parent.program, c.lines_per_node)
         evaluation = self.task.evaluate(full)
         child = Node(
             id=len(self.nodes),
             parent=parent,
             action=action,
             program=state,
-            rollout=full,
+            rollout=self.task.formatted(full),
             evaluation=evaluation,
             depth=parent.depth + 1,
             terminal=added < c.lines_per_node,
             buggy=evaluation.buggy,
         )
+        if child.terminal:
+            child.reward = child.accuracy
         if child.buggy:
             child.fixes_left = parent.fixes_left - 1 if action == FIX else c.max_fixes
             child.chain = "open" if child.fixes_left > 0 else "closed"
@@ -227,17 +271,23 @@ class GifMcts:
         parent.children.append(child)
         if action == FIX:
             parent.untried.remove(FIX)  # a buggy node gets a single fix
-        # (for generate and improve the parent keeps an untried action of that type: the
-        # expanded one is replaced by a new one)
+        elif action == GENERATE and not c.allow_generate:
+            parent.untried.remove(GENERATE)  # the ablation adds no new generate
+        # (otherwise the parent keeps an untried action of that type: the expanded one is
+        # replaced by a new one)
         self.nodes.append(child)
         return child
 
     def allowed_actions(self, node: Node) -> list[str]:
+        if node.terminal:
+            return []
         if node.buggy:
             return [FIX] if node.fixes_left > 0 else []
+        c = self.config
         can_improve = node.evaluation is not None and node.evaluation.first_mismatch is not None
-        actions = [] if node.terminal else [GENERATE]
-        return actions + ([IMPROVE] if can_improve else [])
+        return ([GENERATE] if c.allow_generate else []) + (
+            [IMPROVE] if can_improve and c.allow_improve else []
+        )
 
     # -- values ----------------------------------------------------------------------------
     def bug_value(self, fixes_left: int) -> float:
@@ -245,20 +295,20 @@ class GifMcts:
         return c.max_bug_value * fixes_left / c.max_fixes if c.max_fixes else 0.0
 
     def backpropagate(self, path: list[Node], child: Node) -> None:
-        child.visits = 1
+        """`path` runs from the root to `child`'s parent; `child` is new (no visits yet)."""
+        nodes = [*path, child]
         if child.buggy:
             # The temporary value stays on the node; ancestors only count the visit.
-            child.value_sum = self.bug_value(child.fixes_left)
-            for node in path:
+            child.value_sum = 0.0 if child.terminal else self.bug_value(child.fixes_left)
+            for node in nodes:
                 node.value_sum += node.value
                 node.visits += 1
             return
-        value = child.accuracy
-        child.value_sum = value
-        for node in reversed(path):
-            value *= self.config.discount
+        value = 0.0 if child.terminal else child.accuracy
+        for node in reversed(nodes):
             node.value_sum += value
             node.visits += 1
+            value = node.reward + self.config.discount * value
 
     def update_fix_chain(self, parent: Node, child: Node) -> None:
         chain = parent.fix_chain()
@@ -285,15 +335,8 @@ class GifMcts:
             "buggy": sum(n.buggy for n in expanded),
             "terminal": sum(n.terminal for n in expanded),
             "best_node": None if self.best is None else self.best.id,
-            "best_accuracy": None if self.best is None else self.best.accuracy_raw(),
+            "best_accuracy": None if self.best is None else self.best.accuracy,
             "solved": self.solved,
             "llm_calls": self.task.llm.calls,
             "value_models": {kind: m.state() for kind, m in self.models.items()},
         }
-
-
-def _better(new: Node, old: Node) -> bool:
-    """Higher train accuracy wins; at equal accuracy a program that never raises wins."""
-    if new.accuracy_raw() != old.accuracy_raw():
-        return new.accuracy_raw() > old.accuracy_raw()
-    return old.buggy and not new.buggy

@@ -33,6 +33,7 @@ class Node:
     evaluation: Evaluation | None = None
     depth: int = 0
     terminal: bool = False  # the completion added fewer than L lines: the program is complete
+    reward: float = 0.0  # a terminal node's credit, passed to its parent on backpropagation
     buggy: bool = False  # the rollout raised
     fixes_left: int = 0  # failed fixes still allowed in this node's chain
     chain: str = ""  # for buggy nodes: "open", "closed" (fixes used up) or "resolved"
@@ -47,14 +48,9 @@ class Node:
 
     @property
     def accuracy(self) -> float:
-        """The rollout's train accuracy; what the value model and v_G learn from (0 if buggy)."""
-        if self.evaluation is None or self.buggy:
-            return 0.0
-        return self.evaluation.accuracy
-
-    def accuracy_raw(self) -> float:
-        """The rollout's train accuracy even if it raised somewhere (what "best program" uses)."""
-        return 0.0 if self.evaluation is None else self.evaluation.accuracy
+        """The rollout's credit: train accuracy, 0 if it raised. The value model, v_G and the
+        choice of the best program all use it."""
+        return 0.0 if self.evaluation is None else self.evaluation.credit
 
     def set_value(self, value: float) -> None:
         """Make the node's mean value `value` without changing its visits."""
@@ -93,6 +89,7 @@ class Node:
             "accuracy": None if self.evaluation is None else self.evaluation.accuracy,
             "buggy": self.buggy,
             "terminal": self.terminal,
+            "reward": self.reward,
             "fixes_left": self.fixes_left,
             "chain": self.chain,
             "untried": list(self.untried),
