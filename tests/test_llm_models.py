@@ -68,3 +68,16 @@ def test_openai_needs_a_key_but_self_hosted_servers_do_not() -> None:
     assert official.api_key == "k" and not official.supports_top_k
     vllm = resolve_upstream(select_model("openai/m", "http://127.0.0.1:8000/v1", env={}), env={})
     assert vllm.api_key is None and vllm.supports_top_k
+
+
+def test_a_gguf_file_is_a_local_model(tmp_path) -> None:
+    from cwmb.llm.errors import LlmError
+
+    weights = tmp_path / "tiny.gguf"
+    weights.write_bytes(b"GGUF")
+    spec = select_model(f"local/{weights}", env={})
+    assert spec.is_local and spec.name == str(weights) and spec.base_url is None
+    with pytest.raises(LlmError, match="no GGUF file"):
+        select_model(f"local/{tmp_path / 'missing.gguf'}", env={})
+    with pytest.raises(LlmError, match="PATH.gguf"):
+        select_model("local/not-a-model", env={})

@@ -377,7 +377,7 @@ def test_html_is_self_contained(report) -> None:
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "<script" not in page and "<link" not in page
     assert page.count('src="data:image/png;base64,') == len(report.figures) // 2
-    for title in ("CWMB averages", "Per-environment results: worldcoder", "Jobs that did not"):
+    for title in ("CWMB averages", "Per-environment results: worldcoder", "Jobs that failed"):
         assert title in page
     assert "embedded default model" in page  # the manifest says local/gemma-3-270m
 

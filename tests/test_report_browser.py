@@ -74,6 +74,18 @@ def browse(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def probe_figures(html: Path, tmp_path: Path) -> list[dict]:
+    """What Chromium made of each figure of the page `html` (see PROBE)."""
+    probed = tmp_path / "probe.html"
+    probed.write_text(html.read_text().replace("</body>", PROBE + "</body>"))
+    result = browse(
+        ["--virtual-time-budget=10000", "--dump-dom", probed.as_uri()], tmp_path / "profile"
+    )
+    match = re.search(r'<pre id="figure-probe">(.*?)</pre>', result.stdout, re.S)
+    assert match, f"the probe did not run; stderr: {result.stderr[-2000:]}"
+    return list(json.loads(match.group(1).replace("&quot;", '"')))
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory):
     run_dir = synth.make_results(tmp_path_factory.mktemp("results") / "run-browser")
@@ -81,14 +93,7 @@ def report(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_figures_load_in_chromium(report, tmp_path: Path) -> None:
-    probed = tmp_path / "probe.html"
-    probed.write_text(report.html.read_text().replace("</body>", PROBE + "</body>"))
-    result = browse(
-        ["--virtual-time-budget=10000", "--dump-dom", probed.as_uri()], tmp_path / "profile"
-    )
-    match = re.search(r'<pre id="figure-probe">(.*?)</pre>', result.stdout, re.S)
-    assert match, f"the probe did not run; stderr: {result.stderr[-2000:]}"
-    figures = json.loads(match.group(1).replace("&quot;", '"'))
+    figures = probe_figures(report.html, tmp_path)
     expected = sorted(p.stem for p in report.figures if p.suffix == ".png")
     assert sorted(f["id"].removeprefix("figure-") for f in figures) == expected
     for figure in figures:
@@ -115,3 +120,53 @@ def test_screenshot_shows_the_figures(report, tmp_path: Path) -> None:
     color = np.array([round(255 * c) for c in method_colors(synth.METHODS)["gif-mcts"]])
     near = np.abs(pixels - color).sum(axis=2) <= 12
     assert near.sum() > 5000, f"only {near.sum()} pixels of the figures' bar color"
+
+
+# -- axes of all-zero and mixed runs -------------------------------------------------------------
+
+
+def zero_out(run_dir: Path) -> Path:
+    """Turn a synthetic run into one where no program loaded: every accuracy and R is 0."""
+    for path in run_dir.glob("*/*/seed*/score.json"):
+        score = json.loads(path.read_text())
+        if score.get("splits"):
+            for split in score["splits"].values():
+                for key in ("accuracy", "state_accuracy", "reward_accuracy", "done_accuracy"):
+                    split[key] = 0.0
+            score["planning"]["normalized_return"] = 0.0
+            score["status"] = "failed to load"
+        path.write_text(json.dumps(score))
+    return run_dir
+
+
+def report_with_axes(run_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Build the report, recording each saved figure's y range (figure key -> (low, high))."""
+    import analysis.figures as figures
+
+    limits: dict[str, tuple[float, float]] = {}
+    save = figures.save
+
+    def recording_save(fig, out_dir, key):
+        limits[key] = tuple(float(v) for v in fig.axes[0].get_ylim())
+        return save(fig, out_dir, key)
+
+    monkeypatch.setattr(figures, "save", recording_save)
+    return build_report(run_dir), limits
+
+
+@pytest.mark.parametrize("zero", [True, False], ids=["all-zero", "mixed"])
+def test_reports_keep_sane_axes_in_chromium(
+    zero: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_dir = synth.make_results(tmp_path / "run")
+    report, limits = report_with_axes(zero_out(run_dir) if zero else run_dir, monkeypatch)
+    for key in ("accuracy_per_env", "heldout_accuracy_per_env"):
+        low, high = limits[key]
+        assert low == 0.0 and 1.0 <= high <= 1.1, (key, low, high)
+    low, high = limits["return_per_env"]
+    assert low <= 0.0 and high >= 1.0 and high - low < 3, (low, high)
+    if zero:
+        assert "failed to load" in report.html.read_text()
+    shown = {f["id"].removeprefix("figure-"): f for f in probe_figures(report.html, tmp_path)}
+    for key in ("accuracy_per_env", "heldout_accuracy_per_env", "return_per_env"):
+        assert shown[key]["complete"] and shown[key]["naturalHeight"] > 200, shown.get(key)

