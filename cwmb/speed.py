@@ -178,10 +178,10 @@ def _quiet_stderr() -> Iterator[None]:
 def local_context(needed: int) -> Iterator[int]:
     """Run with the embedded model's context at least `needed` tokens (CWMB_LOCAL_N_CTX), so
     that no prompt is cut; the previous setting comes back afterwards."""
-    from cwmb.llm.local import DEFAULT_N_CTX, N_CTX_ENV
+    from cwmb.llm.local import MAX_DEFAULT_N_CTX, N_CTX_ENV
 
     before = os.environ.get(N_CTX_ENV)
-    current = int(before or DEFAULT_N_CTX)
+    current = int(before or MAX_DEFAULT_N_CTX)
     n_ctx = max(current, -(-needed // 256) * 256)
     os.environ[N_CTX_ENV] = str(n_ctx)
     try:

@@ -15,7 +15,7 @@ import pytest
 from cwmb import registry
 from cwmb.cli import main
 from cwmb.dataset import load_split
-from cwmb.llm.local import DEFAULT_N_CTX, N_CTX_ENV
+from cwmb.llm.local import MAX_DEFAULT_N_CTX, N_CTX_ENV
 from cwmb.speed import local_context
 from cwmb.speed_prompt import Example, answer_text
 
@@ -130,11 +130,11 @@ def test_an_unknown_environment_is_one_clear_error(capsys) -> None:
 
 def test_the_embedded_models_context_grows_for_long_prompts_and_comes_back(monkeypatch) -> None:
     monkeypatch.delenv(N_CTX_ENV, raising=False)
-    with local_context(20_000) as n_ctx:
-        assert n_ctx == 20_224 and os.environ[N_CTX_ENV] == "20224"  # whole 256-token blocks
+    with local_context(40_000) as n_ctx:
+        assert n_ctx == 40_192 and os.environ[N_CTX_ENV] == "40192"  # whole 256-token blocks
     assert N_CTX_ENV not in os.environ
     with local_context(100) as n_ctx:
-        assert n_ctx == DEFAULT_N_CTX  # never smaller than the default
+        assert n_ctx == MAX_DEFAULT_N_CTX  # never smaller than the default
     monkeypatch.setenv(N_CTX_ENV, "16384")
     with local_context(100) as n_ctx:
         assert n_ctx == 16_384
