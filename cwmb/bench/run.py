@@ -192,9 +192,9 @@ class Bench:
         ]
 
     def run(self) -> RunFolder:
+        check_same_settings(self.folder, self.config)  # a refused resume touches nothing
         self.folder.root.mkdir(parents=True, exist_ok=True)
         with FolderLock(self.folder.root):
-            check_same_settings(self.folder, self.config)
             self.folder.clear_scratch()
             return self._run()
 
